@@ -113,6 +113,25 @@ public interface ComputeService {
      */
     Instance migrate(String ref, String backend, ProgressListener progress);
 
+    /**
+     * Attaches one more VIF to an instance, live if it is running (as Nova's interface-attach).
+     *
+     * @param ref     uuid or name
+     * @param network network to allocate the VIF on, or {@code null} when {@code port} is given
+     * @param port    a VIF allocated outside Berth, or {@code null}
+     * @return the instance with the new VIF
+     */
+    Instance attachInterface(String ref, String network, Vif port);
+
+    /**
+     * Detaches a VIF from an instance, unplugging it live and releasing its address.
+     *
+     * @param ref   uuid or name
+     * @param vifId the VIF's id
+     * @return the instance without it
+     */
+    Instance detachInterface(String ref, String vifId);
+
     /** @return every instance that is not deleted, oldest first */
     List<Instance> list();
 
