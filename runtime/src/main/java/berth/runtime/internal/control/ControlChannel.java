@@ -1,0 +1,268 @@
+package berth.runtime.internal.control;
+
+import berth.driver.api.BerthException;
+import berth.driver.api.ExecResult;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.felix.service.command.CommandProcessor;
+import org.apache.felix.service.command.CommandSession;
+import org.apache.felix.service.command.Converter;
+import org.osgi.framework.BundleContext;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.component.annotations.Reference;
+
+/**
+ * The control channel: {@code ./berth -c} reaches this runtime through a unix socket in a directory only root
+ * (the runtime's user) may enter. Each connection runs one command line in its own Gogo session; Gogo parses
+ * the line, so quoting works as in the shell and arguments arrive intact.
+ */
+@Component(immediate = true, service = ControlChannel.class)
+public class ControlChannel {
+
+    private static final int MAX_CONCURRENT = 16;
+    /** Unqualified command names resolve in this order, so {@code help} is berth:help, {@code list} nova:list. */
+    static final String SCOPE = "nova:glance:net:berth:gogo:*";
+
+    private final CommandProcessor processor;
+    private final Path socket;
+    private final ServerSocketChannel server;
+    private final ExecutorService workers;
+    private final Thread acceptor;
+
+    @Activate
+    public ControlChannel(BundleContext context, @Reference CommandProcessor processor) throws IOException {
+        this.processor = processor;
+        this.socket = Path.of(RuntimeProperties.controlSocket(context::getProperty));
+        this.server = bind(socket);
+        AtomicInteger n = new AtomicInteger();
+        this.workers = new ThreadPoolExecutor(0, MAX_CONCURRENT, 30, TimeUnit.SECONDS, new SynchronousQueue<>(),
+                r -> {
+                    Thread t = new Thread(r, "berth-control-" + n.incrementAndGet());
+                    t.setDaemon(true);
+                    return t;
+                });
+        this.acceptor = new Thread(this::accept, "berth-control-accept");
+        acceptor.setDaemon(true);
+        acceptor.start();
+    }
+
+    /** @return the path of the socket this runtime listens on */
+    public Path socket() {
+        return socket;
+    }
+
+    private static ServerSocketChannel bind(Path socket) throws IOException {
+        Path dir = socket.toAbsolutePath().getParent();
+        if (!Files.isDirectory(dir)) {
+            Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        }
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
+        if (Files.exists(socket)) {
+            if (ControlClient.run(socket, null, nullStream(), nullStream()) == 0) {
+                throw new IOException("another Berth runtime already listens on " + socket);
+            }
+            Files.delete(socket);
+        }
+        ServerSocketChannel s = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+        try {
+            s.bind(UnixDomainSocketAddress.of(socket));
+            Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-------"));
+        } catch (IOException e) {
+            s.close();
+            throw e;
+        }
+        return s;
+    }
+
+    private static PrintStream nullStream() {
+        return new PrintStream(OutputStream.nullOutputStream());
+    }
+
+    private void accept() {
+        while (server.isOpen()) {
+            SocketChannel ch;
+            try {
+                ch = server.accept();
+            } catch (ClosedChannelException e) {
+                return;
+            } catch (IOException e) {
+                if (!server.isOpen()) {
+                    return;
+                }
+                System.err.println("berth: control channel: " + e.getMessage());
+                continue;
+            }
+            try {
+                workers.execute(() -> serve(ch));
+            } catch (RejectedExecutionException e) {
+                try (ch) {
+                    byte[] msg = ("berth: the runtime is busy (" + MAX_CONCURRENT + " commands running)\n")
+                            .getBytes(StandardCharsets.UTF_8);
+                    ControlProtocol.frame(ch, ControlProtocol.ERR, msg, 0, msg.length);
+                    exit(ch, 75);
+                } catch (IOException ignored) {
+                    // the client went away
+                }
+            }
+        }
+    }
+
+    private void serve(SocketChannel ch) {
+        try (ch) {
+            byte[] request = readRequest(ch);
+            if (request == null) {
+                return;
+            }
+            if (request.length == 0) {
+                exit(ch, 0);
+                return;
+            }
+            String text = new String(request, StandardCharsets.UTF_8);
+            if (!text.startsWith(ControlProtocol.MAGIC)) {
+                exit(ch, 64);
+                return;
+            }
+            text = text.substring(ControlProtocol.MAGIC.length());
+            int nl = text.indexOf('\n');
+            String cwd = nl < 0 ? "" : text.substring(0, nl);
+            String line = nl < 0 ? text : text.substring(nl + 1);
+            exit(ch, execute(ch, cwd, line));
+        } catch (IOException e) {
+            // the client went away; the command (if any) has run to its end
+        }
+    }
+
+    private static byte[] readRequest(SocketChannel ch) throws IOException {
+        ByteArrayOutputStream all = new ByteArrayOutputStream();
+        ByteBuffer buf = ByteBuffer.allocate(8192);
+        while (true) {
+            buf.clear();
+            int r = ch.read(buf);
+            if (r < 0) {
+                return all.toByteArray();
+            }
+            all.write(buf.array(), 0, r);
+            if (all.size() > ControlProtocol.MAX_REQUEST) {
+                byte[] msg = "berth: command line too long\n".getBytes(StandardCharsets.UTF_8);
+                ControlProtocol.frame(ch, ControlProtocol.ERR, msg, 0, msg.length);
+                exit(ch, 64);
+                return null;
+            }
+        }
+    }
+
+    private int execute(SocketChannel ch, String cwd, String line) throws IOException {
+        PrintStream out = new PrintStream(new FrameStream(ch, ControlProtocol.OUT), true, StandardCharsets.UTF_8);
+        PrintStream err = new PrintStream(new FrameStream(ch, ControlProtocol.ERR), true, StandardCharsets.UTF_8);
+        CommandSession session = processor.createSession(new ByteArrayInputStream(new byte[0]), out, err);
+        try {
+            // the same resolution order as the interactive shell's etc/gosh_profile
+            session.put("SCOPE", SCOPE);
+            if (!cwd.isEmpty() && Files.isDirectory(Path.of(cwd))) {
+                session.currentDir(Path.of(cwd));
+            }
+            int code = 0;
+            try {
+                Object result = session.execute(line);
+                if (result instanceof ExecResult r) {
+                    out.print(r.stdout());
+                    err.print(r.stderr());
+                    code = r.exitCode();
+                } else if (result != null) {
+                    CharSequence text = session.format(result, Converter.INSPECT);
+                    if (text.length() > 0) {
+                        out.println(text);
+                    }
+                }
+            } catch (Exception e) {
+                err.println(describe(e));
+                code = 1;
+            }
+            out.flush();
+            err.flush();
+            return code;
+        } finally {
+            session.close();
+        }
+    }
+
+    static String describe(Throwable e) {
+        if (e instanceof BerthException) {
+            return "ERROR: " + e.getMessage();
+        }
+        String s = e.toString();
+        if (s.startsWith("ERROR: ") || e.getMessage() == null) {
+            return s;
+        }
+        return e.getClass().getName().startsWith("org.apache.felix.gogo") || e instanceof IllegalArgumentException
+                ? "ERROR: " + e.getMessage() : s;
+    }
+
+    private static void exit(SocketChannel ch, int code) throws IOException {
+        byte[] b = ByteBuffer.allocate(4).putInt(code).array();
+        ControlProtocol.frame(ch, ControlProtocol.EXIT, b, 0, 4);
+    }
+
+    @Deactivate
+    void close() {
+        try {
+            server.close();
+        } catch (IOException ignored) {
+            // closing
+        }
+        acceptor.interrupt();
+        workers.shutdownNow();
+        try {
+            Files.deleteIfExists(socket);
+        } catch (IOException ignored) {
+            // a stale socket is replaced at the next start
+        }
+    }
+
+    /** Sends what a command writes as frames, as it writes it. */
+    private static final class FrameStream extends OutputStream {
+        private final SocketChannel ch;
+        private final byte type;
+
+        FrameStream(SocketChannel ch, byte type) {
+            this.ch = ch;
+            this.type = type;
+        }
+
+        @Override
+        public void write(int b) throws IOException {
+            write(new byte[] {(byte) b}, 0, 1);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws IOException {
+            if (len == 0) {
+                return;
+            }
+            synchronized (ch) {
+                ControlProtocol.frame(ch, type, b, off, len);
+            }
+        }
+    }
+}
