@@ -127,6 +127,17 @@ public final class TestTars implements AutoCloseable {
         return file;
     }
 
+    /** @return a LocalImage for a test archive, as an image source would hand it over */
+    public static berth.driver.api.spi.LocalImage localImage(Path file, berth.driver.api.ContainerFormat format)
+            throws Exception {
+        String sha = java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
+                .digest(Files.readAllBytes(file)));
+        berth.driver.api.ImageInfo info = new berth.driver.api.ImageInfo("img-" + sha.substring(0, 8), "test", "test",
+                format, berth.driver.api.DiskFormat.RAW, Files.size(file), null, null, null, "active",
+                java.util.List.of(), java.util.Map.of(), null);
+        return new berth.driver.api.spi.LocalImage(info, file, sha);
+    }
+
     @Override
     public void close() throws IOException {
         tar.close();

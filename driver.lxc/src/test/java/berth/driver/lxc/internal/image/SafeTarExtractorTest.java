@@ -208,10 +208,7 @@ class SafeTarExtractorTest {
         }
     }
 
-    public static LocalImage image(Path file, ContainerFormat format) throws Exception {
-        String sha = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(file)));
-        ImageInfo info = new ImageInfo("img-" + sha.substring(0, 8), "test", "test", format, DiskFormat.RAW,
-                Files.size(file), null, null, null, "active", List.of(), Map.of(), null);
-        return new LocalImage(info, file, sha);
+    static LocalImage image(Path file, ContainerFormat format) throws Exception {
+        return TestTars.localImage(file, format);
     }
 }
