@@ -206,6 +206,7 @@ public final class LxcComputeDriver implements ComputeDriver {
                     try {
                         forceStop(uuid);
                         SafeTarExtractor.deleteTree(dir);
+                        removeCgroups(uuid);
                     } catch (IOException | RuntimeException cleanup) {
                         e.addSuppressed(cleanup);
                     }
@@ -291,6 +292,7 @@ public final class LxcComputeDriver implements ComputeDriver {
                 Files.move(dir, trash);
                 cache.remove(uuid);
                 SafeTarExtractor.deleteTree(trash);
+                removeCgroups(uuid);
             } catch (IOException e) {
                 throw new EngineException("cannot delete container folder " + dir + ": " + e.getMessage(), e);
             }
@@ -993,6 +995,40 @@ public final class LxcComputeDriver implements ComputeDriver {
             }
         } catch (IOException e) {
             // best effort
+        }
+    }
+
+    /**
+     * The monitor removes its cgroups as it exits, but a monitor that exits early or races a stop can leave an
+     * empty {@code lxc.monitor.<name>} behind; rmdir of a cgroup succeeds only when it is empty.
+     */
+    static void removeCgroups(String uuid) {
+        List<Path> hierarchies = new ArrayList<>();
+        Path root = Path.of("/sys/fs/cgroup");
+        hierarchies.add(root);
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(root)) {
+            ds.forEach(hierarchies::add);
+        } catch (IOException e) {
+            return;
+        }
+        for (int attempt = 0; attempt < 20; attempt++) {
+            boolean left = false;
+            for (Path h : hierarchies) {
+                for (String kind : new String[] {"lxc.payload.", "lxc.monitor."}) {
+                    Path cg = h.resolve(kind + PREFIX + uuid);
+                    if (Files.isDirectory(cg)) {
+                        try {
+                            Files.delete(cg);
+                        } catch (IOException e) {
+                            left = true;
+                        }
+                    }
+                }
+            }
+            if (!left) {
+                return;
+            }
+            sleepMs(10);
         }
     }
 

@@ -78,9 +78,20 @@ class LxcLifecycleTest {
     }
 
     @AfterEach
-    void destroySpawned() {
+    void destroySpawned() throws IOException {
         for (String u : spawned) {
             driver.destroy(u);
+            assertFalse(Files.exists(lxcpath.resolve("berth-" + u)));
+            assertNoCgroupsLeft(u);
+        }
+    }
+
+    static void assertNoCgroupsLeft(String uuid) throws IOException {
+        try (Stream<Path> s = Files.list(Path.of("/sys/fs/cgroup"))) {
+            for (Path h : s.toList()) {
+                assertFalse(Files.exists(h.resolve("lxc.monitor.berth-" + uuid)), "monitor cgroup left in " + h);
+                assertFalse(Files.exists(h.resolve("lxc.payload.berth-" + uuid)), "payload cgroup left in " + h);
+            }
         }
     }
 
@@ -246,6 +257,7 @@ class LxcLifecycleTest {
             broken.close();
         }
         assertFalse(Files.exists(lxcpath.resolve("berth-" + uuid)), "no container folder left");
+        assertNoCgroupsLeft(uuid);
         assertThrows(NotFoundException.class, () -> driver.info(uuid));
         try (Liblxc.Container c = Liblxc.load("lxc").open("berth-" + uuid, lxcpath.toString())) {
             assertFalse(c.isDefined());
