@@ -159,6 +159,17 @@ final class Links {
         }
     }
 
+    private static void awaitGone(String ifname) {
+        for (int i = 0; i < 100 && exists(ifname); i++) {
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new EngineException("interrupted while waiting for " + ifname + " to go", e);
+            }
+        }
+    }
+
     /** Deletes several links in one process; returns the ones gone afterwards. */
     List<String> deleteLinks(List<String> names) {
         if (names.isEmpty()) {
@@ -187,10 +198,13 @@ final class Links {
      * @param defaultRoute   whether to set the default route through this device
      */
     void plug(Vif vif, long pid, String hostEnd, String alias, boolean replaceHostEnd, boolean defaultRoute) {
-        StringBuilder host = new StringBuilder();
         if (replaceHostEnd) {
-            host.append("link del ").append(hostEnd).append('\n');
+            // Separate from the batch: when the old namespace is dying the kernel may delete this link itself at any
+            // moment, and a batch line "link del" would then fail.
+            deleteLink(hostEnd);
+            awaitGone(hostEnd);
         }
+        StringBuilder host = new StringBuilder();
         host.append("link add ").append(hostEnd).append(" mtu ").append(vif.mtu()).append(" master ")
                 .append(vif.bridge()).append(" up type veth peer name ").append(vif.device()).append(" address ")
                 .append(vif.mac()).append(" mtu ").append(vif.mtu()).append(" netns ").append(pid).append('\n');

@@ -281,6 +281,19 @@ class BridgePlugTest {
     }
 
     @Test
+    void aMissingBridgeOfAKnownNetworkIsMadeAgainOnPlug() throws Exception {
+        LinuxBridgeNetwork net = open();
+        Vif v = net.allocate("default", "inst-a", "eth0");
+        // as after a host reboot: records survive, the bridge does not
+        env.deleteLink(bridge);
+        Process a = env.namespace();
+        net.plug(v, a.pid());
+        assertTrue(Links.isBridge(bridge));
+        assertEquals(List.of(gateway() + "/24"), Links.addresses(bridge));
+        assertTrue(env.ping(a.pid(), gateway()));
+    }
+
+    @Test
     void hostileAndConflictingNetworksAreRefused() throws Exception {
         LinuxBridgeNetwork net = open();
         assertThrows(InvalidInputException.class, () -> net.addNetwork(NetworkSpec.of("default",
