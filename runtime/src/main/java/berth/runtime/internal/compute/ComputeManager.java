@@ -961,7 +961,20 @@ public final class ComputeManager implements ComputeService, ComputeAdmin {
                 (r, d) -> {
                     // durable before the engine acts: the exit that follows is ours, whatever its status
                     InstanceRecord asked = registry.put(r.edit().stopRequested(true).build());
-                    DriverInstance di = d.driver().powerOff(r.uuid(), t);
+                    DriverInstance di;
+                    try {
+                        di = d.driver().powerOff(r.uuid(), t);
+                    } catch (RuntimeException e) {
+                        try {
+                            if (d.driver().info(r.uuid()).powerState() == PowerState.RUNNING) {
+                                // it never stopped: a later exit would not be ours
+                                registry.put(asked.edit().stopRequested(false).build());
+                            }
+                        } catch (RuntimeException ignored) {
+                            // the record keeps the request; the next stop or start settles it
+                        }
+                        throw e;
+                    }
                     NetworkProvider np = network;
                     if (np != null) {
                         // the namespace died with init; drop the host ends too
@@ -1058,17 +1071,120 @@ public final class ComputeManager implements ComputeService, ComputeAdmin {
         return made[0];
     }
 
+    /**
+     * Cold migration, composed from the SPI: the instance is stopped, its filesystem captured with the source
+     * driver's snapshot and streamed into the image source (property {@code image_type=migration}), spawned on the
+     * target driver from that image (the target converts a format it does not boot natively), its VIFs re-plugged
+     * (same MAC and address), and only then is the old container destroyed. On failure everything on the target
+     * is undone and the instance is back on its source backend, running again if it was running.
+     */
     @Override
     public Instance migrate(String ref, String backend, ProgressListener progress) {
-        InstanceRecord r = resolve(ref);
-        presentDriver(r);
         if (backend == null || !Names.BACKEND.matcher(backend).matches()) {
             throw new InvalidInputException("invalid backend name " + Names.show(backend));
         }
-        if (backend.equals(r.backend())) {
-            throw new InvalidInputException("instance " + r.name() + " is already on " + backend);
+        ProgressListener listener = progress == null ? ProgressListener.NONE : progress;
+        InstanceRecord found = resolve(ref);
+        presentDriver(found);
+        if (backend.equals(found.backend())) {
+            throw new InvalidInputException("instance " + found.name() + " is already on " + backend);
         }
-        throw new EngineException("migrate is not implemented yet");
+        DriverEntry dst = driver(backend).orElseThrow(() -> knownBackend(backend)
+                ? new BackendUnavailableException(backend)
+                : new InvalidInputException("unknown backend " + Names.show(backend)));
+        return operate(ref, "migrate", TaskState.MIGRATING, EnumSet.of(VmState.ACTIVE, VmState.STOPPED), true, false,
+                (r, src) -> moveTo(r, src, dst, listener)).toInstance();
+    }
+
+    private InstanceRecord moveTo(InstanceRecord r, DriverEntry src, DriverEntry dst, ProgressListener progress) {
+        NetworkProvider np = networkFor(r);
+        Flavor flavor = settings.flavors().get(r.flavor());
+        SourceEntry store = Optional.ofNullable(r.imageSource()).flatMap(this::source)
+                .or(() -> sources.stream().findFirst())
+                .orElseThrow(() -> new EngineException("no image source is present to carry the migration"));
+        String uuid = r.uuid();
+        boolean wasRunning = r.vmState() == VmState.ACTIVE;
+        if (wasRunning) {
+            r = registry.put(r.edit().stopRequested(true).build());
+            src.driver().powerOff(uuid, settings.stopTimeout());
+            if (np != null) {
+                r.vifs().forEach(v -> unplugQuietly(np, v));
+            }
+        }
+        Deque<Undo> undo = new ArrayDeque<>();
+        ImageInfo moved;
+        DriverInstance di;
+        try {
+            Map<String, String> props = new LinkedHashMap<>();
+            props.put("image_type", "migration");
+            props.put("instance_uuid", uuid);
+            props.put("backend", src.name());
+            props.put("base_image_ref", r.imageId());
+            if (!r.command().isEmpty()) {
+                props.put(ImageInfo.COMMAND_LINE, CommandLine.join(r.command()));
+            }
+            try (SnapshotStream snap = src.driver().snapshot(uuid)) {
+                moved = store.source().upload("migrate-" + r.name() + "-" + uuid.substring(0, 8),
+                        snap.containerFormat(), snap.diskFormat(), props, snap.data(), progress);
+            } catch (IOException e) {
+                throw new EngineException("migrate of " + r.name() + ": " + e.getMessage(), e);
+            }
+            String movedId = moved.id();
+            undo.push(new Undo("delete migration image", null, () -> store.source().delete(movedId)));
+            LocalImage local = store.source().acquire(movedId, uuid, progress);
+            undo.push(new Undo("release migration image", null, () -> store.source().release(movedId, uuid)));
+            undo.push(new Undo("destroy target container", null, () -> dst.driver().destroy(uuid)));
+            di = dst.driver().spawn(new SpawnSpec(uuid, r.name(), flavor, local, r.metadata(), r.command()));
+            if (wasRunning) {
+                if (!r.vifs().isEmpty() && di.initPid() <= 0) {
+                    throw new EngineException("instance " + r.name() + " has no init process on " + dst.name());
+                }
+                for (Vif v : r.vifs()) {
+                    undo.push(new Undo("unplug VIF " + v.id(), null, () -> np.unplug(v)));
+                    np.plug(v, di.initPid());
+                }
+            } else {
+                di = dst.driver().powerOff(uuid, settings.stopTimeout());
+            }
+        } catch (RuntimeException e) {
+            while (!undo.isEmpty()) {
+                Undo u = undo.pop();
+                try {
+                    u.action().run();
+                } catch (RuntimeException ue) {
+                    LOG.log(Level.WARNING, "undoing migrate of {0}: cannot {1}: {2}", r.name(), u.what(),
+                            ue.getMessage());
+                }
+            }
+            if (wasRunning) {
+                try {
+                    DriverInstance back = src.driver().powerOn(uuid);
+                    InstanceRecord up = registry.put(r.edit().stopRequested(false).initPid(back.initPid())
+                            .powerState(back.powerState()).build());
+                    plugAll(up, np, back.initPid());
+                } catch (RuntimeException again) {
+                    throw new LeftInError(new EngineException(oneLine(e.getMessage()) + "; and restarting on "
+                            + src.name() + " failed: " + oneLine(again.getMessage()), e));
+                }
+            }
+            throw e;
+        }
+        // the instance now lives on the target; the record says so before the old container goes
+        InstanceRecord.Builder b = r.edit().backend(dst.name()).imageId(moved.id()).imageSource(store.name())
+                .vmState(wasRunning ? VmState.ACTIVE : VmState.STOPPED).initPid(wasRunning ? di.initPid() : 0)
+                .stopRequested(!wasRunning).powerState(wasRunning ? di.powerState() : PowerState.SHUTDOWN);
+        releaseImage(r, b);
+        b.removeCleanup(Cleanup.IMAGE);
+        InstanceRecord moved2 = registry.put(b.build());
+        try {
+            src.driver().destroy(uuid);
+        } catch (RuntimeException e) {
+            // reconcile removes it: the registry says the instance lives elsewhere
+            LOG.log(Level.WARNING, "instance {0} migrated; its old container on {1} stays until reconcile: {2}",
+                    r.name(), src.name(), e.getMessage());
+        }
+        LOG.log(Level.INFO, "instance {0} migrated from {1} to {2}", r.name(), src.name(), dst.name());
+        return moved2;
     }
 
     @Override
@@ -1419,13 +1535,30 @@ public final class ComputeManager implements ComputeService, ComputeAdmin {
             byUuid.put(di.uuid(), di);
         }
         List<ReconcileReport.Orphan> orphans = new ArrayList<>();
-        for (DriverInstance di : engine) {
-            if (registry.get(di.uuid()).isEmpty()) {
-                orphans.add(new ReconcileReport.Orphan(di.uuid(), di.engineId(), di.powerState()));
-            }
-        }
         List<String> missing = new ArrayList<>();
         List<String> cleaned = new ArrayList<>();
+        for (DriverInstance di : engine) {
+            Optional<InstanceRecord> owner = registry.get(di.uuid());
+            if (owner.isEmpty()) {
+                orphans.add(new ReconcileReport.Orphan(di.uuid(), di.engineId(), di.powerState()));
+            } else if (!owner.get().backend().equals(backend)) {
+                // left behind by a migration whose last step failed: the instance lives on another backend
+                ReentrantLock lock = lockOf(di.uuid());
+                if (lock.tryLock()) {
+                    try {
+                        if (!registry.get(di.uuid()).map(InstanceRecord::backend).orElse(backend).equals(backend)) {
+                            d.driver().destroy(di.uuid());
+                            cleaned.add(di.uuid());
+                        }
+                    } catch (RuntimeException e) {
+                        LOG.log(Level.WARNING, "cannot remove the old container of {0}: {1}", di.uuid(),
+                                e.getMessage());
+                    } finally {
+                        lock.unlock();
+                    }
+                }
+            }
+        }
         int refreshed = 0;
         for (InstanceRecord listed : registry.all()) {
             if (!listed.backend().equals(backend)) {

@@ -255,11 +255,4 @@ class StateMachineTest extends Fixture {
         assertEquals(3, net.allocated.size());
         assertEquals(VmState.ACTIVE, manager.show("web1").vmState());
     }
-
-    @Test
-    void migrateIsNotImplementedYet() {
-        EngineException e = assertThrows(EngineException.class, () -> manager.migrate("web1", "lxc", null));
-        assertEquals("migrate is not implemented yet", e.getMessage());
-        assertThrows(InvalidInputException.class, () -> manager.migrate("web1", "docker", null));
-    }
 }
