@@ -175,9 +175,11 @@ public final class LxcComputeDriver implements ComputeDriver {
                 created = true;
                 Files.setAttribute(dir, "unix:mode", 0711);
                 Files.createDirectory(dir.resolve("delta"));
+                Files.createDirectory(dir.resolve("work"));
                 Files.createDirectory(dir.resolve("run"));
                 if (settings.unprivileged()) {
-                    for (String d : new String[] {"delta", "run"}) {
+                    // LXC mounts the overlay as the container's root: upper, work and run must be its own.
+                    for (String d : new String[] {"delta", "work", "run"}) {
                         Files.setAttribute(dir.resolve(d), "unix:uid", (int) settings.hostRootId('u'));
                         Files.setAttribute(dir.resolve(d), "unix:gid", (int) settings.hostRootId('g'));
                     }

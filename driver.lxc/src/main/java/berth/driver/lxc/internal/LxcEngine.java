@@ -30,6 +30,18 @@ public record LxcEngine(Liblxc liblxc, LxcSettings settings) {
         if (!Files.isExecutable(s.busybox())) {
             p.add(s.busybox() + " missing (apt-get install busybox-static)");
         }
+        if (s.unprivileged() && Files.exists(Path.of("/usr/bin/newuidmap"))) {
+            // With uidmap installed LXC maps through newuidmap, which honours /etc/subuid even for root.
+            for (String f : new String[] {"/etc/subuid", "/etc/subgid"}) {
+                try {
+                    if (Files.readAllLines(Path.of(f)).stream().noneMatch(l -> l.startsWith("root:"))) {
+                        p.add(f + " grants root no subordinate ids (usermod --add-subuids/--add-subgids)");
+                    }
+                } catch (IOException e) {
+                    p.add("cannot read " + f);
+                }
+            }
+        }
         try {
             if (!Files.readString(Path.of("/proc/filesystems")).contains("\toverlay")) {
                 p.add("the kernel has no overlay filesystem");
