@@ -66,7 +66,17 @@ final class VerifyingInputStream extends FilterInputStream {
         if (watch != null && watch.fired()) {
             return new IOException(what + " stalled: no data after " + digests.count() + " bytes", e);
         }
-        return e;
+        if (e instanceof ImageDigests.MismatchException) {
+            return e;
+        }
+        // HttpClient reports a dropped connection as "closed"; the deepest cause says what happened
+        Throwable root = e;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        String why = root.getMessage() == null ? root.getClass().getSimpleName() : root.getMessage();
+        return new IOException(what + " broke off after " + digests.count() + " of " + expected.size()
+                + " bytes: " + why.replaceAll("\\s+", " "), e);
     }
 
     /** @return the verified digests, once the end was read; {@code null} before */
