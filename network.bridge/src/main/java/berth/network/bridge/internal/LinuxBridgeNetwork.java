@@ -54,6 +54,7 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
         configurationPolicy = ConfigurationPolicy.OPTIONAL,
         property = {"osgi.command.scope=bridge",
             "osgi.command.function=networks", "osgi.command.function=network", "osgi.command.function=vifs",
+            "osgi.command.function=vifsOf", "osgi.command.function=instanceOf",
             "osgi.command.function=strays", "osgi.command.function=removeStrays",
             "osgi.command.function=problems", "osgi.command.function=refreshFirewall"})
 @Designate(ocd = LinuxBridgeNetwork.Config.class)
@@ -335,6 +336,8 @@ public final class LinuxBridgeNetwork implements NetworkProvider {
     @Override
     public void plug(Vif vif, long initPid) {
         Objects.requireNonNull(vif, "vif");
+        Names.device(vif.device());
+        Names.bridge(vif.bridge());
         if (initPid <= 1) {
             throw new InvalidInputException("invalid init pid " + initPid);
         }
@@ -561,6 +564,10 @@ public final class LinuxBridgeNetwork implements NetworkProvider {
             LOG.log(Level.WARNING, "cannot write resolv.conf of pid " + pid + ": " + e.getMessage());
             return false;
         }
+    }
+
+    Links links() {
+        return links;
     }
 
     Settings settings() {

@@ -39,6 +39,8 @@ public final class PlugBenchmark {
 
                 double[] berth = new double[n];
                 double[] unplug = new double[n];
+                double[] hostStep = new double[n];
+                double[] nsStep = new double[n];
                 for (int i = 0; i < n + warm; i++) {
                     Process p = env.namespace();
                     Vif v = net.allocate("default", "bench-" + i, "eth0");
@@ -48,6 +50,8 @@ public final class PlugBenchmark {
                     hostEnds.add(net.hostEnd(v));
                     if (i >= warm) {
                         berth[i - warm] = (t1 - t0) / 1e6;
+                        hostStep[i - warm] = net.links().lastHostStepNanos / 1e6;
+                        nsStep[i - warm] = net.links().lastNamespaceStepNanos / 1e6;
                     }
                 }
                 for (int i = 0; i < n + warm; i++) {
@@ -86,6 +90,8 @@ public final class PlugBenchmark {
                     }
                 }
                 report("berth plug (2 processes)", berth);
+                report("  of which ip -batch on the host", hostStep);
+                report("  of which nsenter ip -batch inside", nsStep);
                 report("berth unplug (1 process)", unplug);
                 report("nova-docker sequence (8 processes)", nova);
             } finally {
