@@ -91,6 +91,10 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
  * Operations on different instances run in parallel. Reads (list, show, console, exec, diagnostics) take no lock
  * and change no record.
  *
+ * <p><b>Networks.</b> A boot with no networks and no ports gets no network (as {@link BootRequest} says); the
+ * network name {@code default} stands for the configured default network. Start, hard reboot, soft reboot,
+ * resume from a checkpoint and migrate re-plug every VIF, because a new init pid is a new namespace.
+ *
  * <p><b>Start-up.</b> An instance found BUILDING is rolled back (container destroyed, VIFs and image released, as
  * soon as their owners are present) and left in ERROR "interrupted during spawning"; one found DELETING is deleted
  * to the end; one found in another task keeps its container and VIFs and is left in ERROR "interrupted during

@@ -18,6 +18,7 @@ import java.lang.System.Logger.Level;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -64,6 +65,12 @@ public final class InstanceRegistry {
         this.json = mapper();
         try {
             Files.createDirectories(this.dir);
+            try {
+                // records carry user metadata (the workload's environment): root only
+                Files.setPosixFilePermissions(this.dir, PosixFilePermissions.fromString("rwx------"));
+            } catch (UnsupportedOperationException e) {
+                // not a POSIX filesystem: its own rules apply
+            }
         } catch (IOException e) {
             throw new UncheckedIOException("cannot create registry directory " + this.dir, e);
         }

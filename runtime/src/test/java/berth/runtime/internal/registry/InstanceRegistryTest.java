@@ -44,6 +44,14 @@ class InstanceRegistryTest {
     }
 
     @Test
+    void onlyRootReadsTheRecords() throws Exception {
+        Path reg = dir.resolve("registry");
+        new InstanceRegistry(reg).put(record("a"));
+        assertEquals("rwx------", java.nio.file.attribute.PosixFilePermissions.toString(
+                Files.getPosixFilePermissions(reg)));
+    }
+
+    @Test
     void deletedRecordsAreKeptButNotLive() {
         InstanceRegistry reg = new InstanceRegistry(dir);
         InstanceRecord a = reg.put(record("a"));
