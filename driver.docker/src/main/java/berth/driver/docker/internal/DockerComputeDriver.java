@@ -131,6 +131,8 @@ public final class DockerComputeDriver implements ComputeDriver, AutoCloseable {
     private final Thread eventThread;
     private final AtomicReference<java.io.Closeable> eventStream = new AtomicReference<>();
     private volatile boolean closed;
+    /** Fault injection for tests: runs between create and start. */
+    volatile java.util.function.Consumer<String> afterCreate = id -> { };
 
     @Activate
     public DockerComputeDriver(BundleContext context, Config config, @Reference DockerEngine engine) {
@@ -268,6 +270,7 @@ public final class DockerComputeDriver implements ComputeDriver, AutoCloseable {
             throw error("create container for " + uuid, e);
         }
         try {
+            afterCreate.accept(id);
             docker.startContainerCmd(id).exec();
             InspectContainerResponse r = docker.inspectContainerCmd(id).exec();
             InspectContainerResponse.ContainerState st = r.getState();
@@ -351,7 +354,7 @@ public final class DockerComputeDriver implements ComputeDriver, AutoCloseable {
                 }
             } else {
                 try (InputStream in = Files.newInputStream(image.file())) {
-                    docker.createImageCmd(repo, in).withTag(tag).exec();
+                    importRootfs(in, repo, tag);
                 } catch (IOException | RuntimeException e) {
                     removeImageQuietly(ref);
                     throw error("docker import of " + what, e);
@@ -361,6 +364,29 @@ public final class DockerComputeDriver implements ComputeDriver, AutoCloseable {
                 }
             }
             return ref;
+        }
+    }
+
+    /**
+     * {@code POST /images/create?fromSrc=-} through the raw transport: docker-java's CreateImageCmd sends a body
+     * dockerd 20.10 reads as truncated ("unexpected EOF"). The answer is a JSON stream whose errors come with a
+     * 200 status, so it is read to the end.
+     */
+    private void importRootfs(InputStream in, String repo, String tag) throws IOException {
+        String path = "/images/create?fromSrc=-&repo=" + java.net.URLEncoder.encode(repo, StandardCharsets.UTF_8)
+                + "&tag=" + java.net.URLEncoder.encode(tag, StandardCharsets.UTF_8);
+        var req = com.github.dockerjava.transport.DockerHttpClient.Request.builder()
+                .method(com.github.dockerjava.transport.DockerHttpClient.Request.Method.POST).path(path)
+                .putHeader("Content-Type", "application/x-tar").body(in).build();
+        try (var res = clients.http().execute(req); InputStream body = res.getBody()) {
+            String answer = new String(body.readNBytes(1 << 20), StandardCharsets.UTF_8);
+            if (res.getStatusCode() / 100 != 2) {
+                throw new EngineException("HTTP " + res.getStatusCode() + ": " + message(new IOException(answer)));
+            }
+            Matcher m = Pattern.compile("\"error\"\\s*:\\s*\"((?:[^\"\\\\]|\\\\.)*)\"").matcher(answer);
+            if (m.find()) {
+                throw new EngineException(m.group(1));
+            }
         }
     }
 
