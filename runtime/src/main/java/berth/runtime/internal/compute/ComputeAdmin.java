@@ -42,6 +42,17 @@ public interface ComputeAdmin {
      */
     List<ReconcileReport> reconcile();
 
+    /**
+     * Destroys a container that the last reconcile reported as an orphan (its engine labels it as Berth's, in
+     * this scope, and no record names it). Refuses any uuid the registry knows.
+     *
+     * @param uuid the uuid on the orphan's label
+     * @return the backend it was removed from
+     * @throws berth.driver.api.NotFoundException when no present backend reported such an orphan
+     * @throws berth.driver.api.ConflictException when the registry knows the uuid
+     */
+    String destroyOrphan(String uuid);
+
     /** @return problems found while loading the registry (unreadable records), one line each */
     List<String> registryProblems();
 }

@@ -1503,6 +1503,30 @@ public final class ComputeManager implements ComputeService, ComputeAdmin {
     }
 
     @Override
+    public String destroyOrphan(String uuid) {
+        if (uuid == null || !Names.UUID.matcher(uuid.trim()).matches()) {
+            throw new InvalidInputException("invalid uuid " + Names.show(uuid));
+        }
+        String u = uuid.trim().toLowerCase(Locale.ROOT);
+        if (registry.get(u).isPresent()) {
+            throw new ConflictException("instance " + u + " is in the registry: use delete, not orphan removal");
+        }
+        for (ReconcileReport rep : reconcileReport()) {
+            if (rep.orphans().stream().anyMatch(o -> o.uuid().equals(u))) {
+                DriverEntry d = driver(rep.backend())
+                        .orElseThrow(() -> new BackendUnavailableException(rep.backend()));
+                d.driver().destroy(u);
+                List<ReconcileReport.Orphan> left = rep.orphans().stream().filter(o -> !o.uuid().equals(u)).toList();
+                reports.put(rep.backend(), new ReconcileReport(rep.backend(), rep.when(), left, rep.missing(),
+                        rep.cleaned(), rep.refreshed(), rep.error()));
+                LOG.log(Level.INFO, "orphan container {0} removed from backend {1}", u, rep.backend());
+                return rep.backend();
+            }
+        }
+        throw new NotFoundException("no orphan " + u + " was reported; run a reconcile first");
+    }
+
+    @Override
     public List<String> registryProblems() {
         return registry.problems();
     }

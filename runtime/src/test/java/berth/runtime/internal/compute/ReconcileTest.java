@@ -3,6 +3,7 @@ package berth.runtime.internal.compute;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import berth.driver.api.ContainerFormat;
@@ -48,6 +49,22 @@ class ReconcileTest extends Fixture {
         assertTrue(docker.containers.containsKey(stray), "an orphan is reported, never destroyed");
         assertEquals("1 orphan(s), 0 missing, 0 cleaned up", rep.summary());
         assertTrue(manager.backends().get(0).detail().contains("1 orphan(s)"));
+    }
+
+    @Test
+    void anOrphanCanBeRemovedOnRequestButNoInstance() {
+        String stray = UUID.randomUUID().toString();
+        engineHas(docker, stray);
+        start();
+        Instance web = boot("web1");
+        assertThrows(berth.driver.api.ConflictException.class, () -> manager.destroyOrphan(web.uuid()));
+        assertThrows(berth.driver.api.InvalidInputException.class, () -> manager.destroyOrphan("x;y"));
+        assertThrows(berth.driver.api.NotFoundException.class,
+                () -> manager.destroyOrphan(UUID.randomUUID().toString()));
+        assertEquals("docker", manager.destroyOrphan(stray.toUpperCase()));
+        assertFalse(docker.containers.containsKey(stray));
+        assertTrue(docker.containers.containsKey(web.uuid()));
+        assertTrue(manager.reconcileReport().get(0).orphans().isEmpty());
     }
 
     @Test
