@@ -93,13 +93,15 @@ public final class LxcComputeDriver implements ComputeDriver {
     private final Map<String, ReentrantLock> locks = new ConcurrentHashMap<>();
     private final Map<String, Cached> cache = new ConcurrentHashMap<>();
     private final ScheduledExecutorService watcher;
+    private final java.util.concurrent.locks.ReadWriteLock baseUse =
+            new java.util.concurrent.locks.ReentrantReadWriteLock();
 
     /** What list() knows of one container without asking liblxc. */
     private record Cached(DriverInstance instance, JsonNode labels, Optional<ProcessHandle> init) {
     }
 
     @Activate
-    public LxcComputeDriver(@Reference LxcEngine engine) {
+    public LxcComputeDriver(@Reference(name = "engine") LxcEngine engine) {
         this.lxc = engine.liblxc();
         this.settings = engine.settings();
         this.lxcpath = settings.lxcpath();
@@ -164,63 +166,73 @@ public final class LxcComputeDriver implements ComputeDriver {
             if (Files.exists(dir)) {
                 throw new ConflictException("instance " + uuid + " already has an LXC container");
             }
-            ImageBases.Base base = base(spec);
-            Map<String, String> env = environment(base.meta(), spec.env());
-            List<String> argv = command(spec, base.meta());
-            String config = LxcContainerConfig.config(settings, dir, spec.hostname(), spec.flavor(), base.rootfs(), env);
-            String init = LxcContainerConfig.initScript(argv, base.meta().workdir());
-            boolean created = false;
+            // Held until the labels name the base, so releaseImage cannot delete it in between.
+            baseUse.readLock().lock();
             try {
-                Files.createDirectory(dir);
-                created = true;
-                Files.setAttribute(dir, "unix:mode", 0711);
-                Files.createDirectory(dir.resolve("delta"));
-                Files.createDirectory(dir.resolve("work"));
-                Files.createDirectory(dir.resolve("run"));
-                if (settings.unprivileged()) {
-                    // LXC mounts the overlay as the container's root: upper, work and run must be its own.
-                    for (String d : new String[] {"delta", "work", "run"}) {
-                        Files.setAttribute(dir.resolve(d), "unix:uid", (int) settings.hostRootId('u'));
-                        Files.setAttribute(dir.resolve(d), "unix:gid", (int) settings.hostRootId('g'));
-                    }
-                }
-                ObjectNode labels = mapper.createObjectNode();
-                labels.put("berth.instance", uuid);
-                labels.put("berth.scope", settings.scope());
-                labels.put("berth.image", spec.image().info().id());
-                labels.put("berth.image.sha256", spec.image().sha256());
-                labels.put("berth.image.base", base.dir().getFileName().toString());
-                labels.put("berth.flavor", spec.flavor().name());
-                labels.put("vcpus", spec.flavor().vcpus());
-                labels.put("memoryMb", spec.flavor().memoryMb());
-                labels.put("pidsLimit", spec.flavor().pidsLimit());
-                labels.put("hostname", spec.hostname());
-                labels.put("created", Instant.now().toString());
-                labels.set("env", mapper.valueToTree(env));
-                Files.writeString(dir.resolve("init"), init);
-                DurableFiles.write(dir.resolve("config"), config.getBytes(StandardCharsets.UTF_8));
-                // Written last: a folder without labels is a half-done spawn and is swept at start-up.
-                DurableFiles.write(dir.resolve(LABELS), mapper.writeValueAsBytes(labels));
-                start(uuid, dir);
-                return refresh(uuid);
-            } catch (IOException | RuntimeException e) {
-                if (created) {
-                    try {
-                        forceStop(uuid);
-                        SafeTarExtractor.deleteTree(dir);
-                        removeCgroups(uuid);
-                    } catch (IOException | RuntimeException cleanup) {
-                        e.addSuppressed(cleanup);
-                    }
-                }
-                cache.remove(uuid);
-                if (e instanceof RuntimeException r && (r instanceof EngineException || r instanceof ConflictException
-                        || r instanceof InvalidInputException)) {
-                    throw r;
-                }
-                throw new EngineException("spawn of " + uuid + " failed: " + e.getMessage(), e);
+                return spawnLocked(spec, uuid, dir);
+            } finally {
+                baseUse.readLock().unlock();
             }
         });
+    }
+
+    private DriverInstance spawnLocked(SpawnSpec spec, String uuid, Path dir) {
+        ImageBases.Base base = base(spec);
+        Map<String, String> env = environment(base.meta(), spec.env());
+        List<String> argv = command(spec, base.meta());
+        String config = LxcContainerConfig.config(settings, dir, spec.hostname(), spec.flavor(), base.rootfs(), env);
+        String init = LxcContainerConfig.initScript(argv, base.meta().workdir());
+        boolean created = false;
+        try {
+            Files.createDirectory(dir);
+            created = true;
+            Files.setAttribute(dir, "unix:mode", 0711);
+            Files.createDirectory(dir.resolve("delta"));
+            Files.createDirectory(dir.resolve("work"));
+            Files.createDirectory(dir.resolve("run"));
+            if (settings.unprivileged()) {
+                // LXC mounts the overlay as the container's root: upper, work and run must be its own.
+                for (String d : new String[] {"delta", "work", "run"}) {
+                    Files.setAttribute(dir.resolve(d), "unix:uid", (int) settings.hostRootId('u'));
+                    Files.setAttribute(dir.resolve(d), "unix:gid", (int) settings.hostRootId('g'));
+                }
+            }
+            ObjectNode labels = mapper.createObjectNode();
+            labels.put("berth.instance", uuid);
+            labels.put("berth.scope", settings.scope());
+            labels.put("berth.image", spec.image().info().id());
+            labels.put("berth.image.sha256", spec.image().sha256());
+            labels.put("berth.image.base", base.dir().getFileName().toString());
+            labels.put("berth.flavor", spec.flavor().name());
+            labels.put("vcpus", spec.flavor().vcpus());
+            labels.put("memoryMb", spec.flavor().memoryMb());
+            labels.put("pidsLimit", spec.flavor().pidsLimit());
+            labels.put("hostname", spec.hostname());
+            labels.put("created", Instant.now().toString());
+            labels.set("env", mapper.valueToTree(env));
+            Files.writeString(dir.resolve("init"), init);
+            DurableFiles.write(dir.resolve("config"), config.getBytes(StandardCharsets.UTF_8));
+            // Written last: a folder without labels is a half-done spawn and is swept at start-up.
+            DurableFiles.write(dir.resolve(LABELS), mapper.writeValueAsBytes(labels));
+            start(uuid, dir);
+            return refresh(uuid);
+        } catch (IOException | RuntimeException e) {
+            if (created) {
+                try {
+                    forceStop(uuid);
+                    SafeTarExtractor.deleteTree(dir);
+                    removeCgroups(uuid);
+                } catch (IOException | RuntimeException cleanup) {
+                    e.addSuppressed(cleanup);
+                }
+            }
+            cache.remove(uuid);
+            if (e instanceof RuntimeException r && (r instanceof EngineException || r instanceof ConflictException
+                    || r instanceof InvalidInputException)) {
+                throw r;
+            }
+            throw new EngineException("spawn of " + uuid + " failed: " + e.getMessage(), e);
+        }
     }
 
     private ImageBases.Base base(SpawnSpec spec) {
@@ -910,6 +922,15 @@ public final class LxcComputeDriver implements ComputeDriver {
 
     @Override
     public void releaseImage(String imageId) {
+        baseUse.writeLock().lock();
+        try {
+            releaseUnused(imageId);
+        } finally {
+            baseUse.writeLock().unlock();
+        }
+    }
+
+    private void releaseUnused(String imageId) {
         Set<String> inUse = new HashSet<>();
         for (String uuid : scanUuids()) {
             JsonNode l = labels(uuid);

@@ -92,12 +92,4 @@ class LxcComputeDriverTest extends ComputeDriverContract {
     protected Optional<ComputeDriver> otherScopeDriver() {
         return Optional.of(other);
     }
-
-    /** The same contract booting {@code docker save} archives, which LXC flattens into a rootfs. */
-    static class DockerFormat extends LxcComputeDriverTest {
-        @Override
-        protected ContainerFormat bootFormat() {
-            return ContainerFormat.DOCKER;
-        }
-    }
 }

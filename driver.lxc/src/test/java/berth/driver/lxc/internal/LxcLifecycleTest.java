@@ -55,7 +55,7 @@ class LxcLifecycleTest {
         Liblxc lxc = LxcTestSupport.requireLxc();
         lxcpath = LxcTestSupport.testLxcPath("lifecycle-" + UUID.randomUUID().toString().substring(0, 8));
         Files.createDirectories(lxcpath);
-        images = Files.createDirectories(lxcpath.getParent().resolve("images-src"));
+        images = Files.createDirectories(lxcpath.resolveSibling(lxcpath.getFileName() + "-images"));
         rootfs = TestTars.localImage(new TestTars().busyboxRoot().writeTo(images.resolve("busybox-rootfs.tar")),
                 ContainerFormat.BARE);
         byte[] l0 = new TestTars().busyboxRoot().file("etc/motd", "layer0").bytes();
@@ -74,6 +74,7 @@ class LxcLifecycleTest {
             }
             driver.close();
             SafeTarExtractor.deleteTree(lxcpath);
+            SafeTarExtractor.deleteTree(images);
         }
     }
 
@@ -261,6 +262,33 @@ class LxcLifecycleTest {
         assertThrows(NotFoundException.class, () -> driver.info(uuid));
         try (Liblxc.Container c = Liblxc.load("lxc").open("berth-" + uuid, lxcpath.toString())) {
             assertFalse(c.isDefined());
+        }
+    }
+
+    @Test
+    void aNewDriverSweepsWhatACrashLeftAndReleasesUnusedBases() throws Exception {
+        // What a kill -9 during spawn or destroy leaves: a folder without labels, a trash folder.
+        Path half = Files.createDirectories(lxcpath.resolve("berth-" + UUID.randomUUID()).resolve("delta"));
+        Path trash = Files.createDirectories(lxcpath.resolve(".del-x").resolve("delta"));
+        Path tmpBase = Files.createDirectories(lxcpath.resolve(".images").resolve(".tmp-abc").resolve("rootfs"));
+        String uuid = spawn(rootfs, List.of(), Map.of());
+        LxcComputeDriver again = new LxcComputeDriver(new LxcEngine(Liblxc.load("lxc"), LxcSettings.of(lxcpath,
+                "test-lxc")));
+        try {
+            assertFalse(Files.exists(half.getParent()), "half-spawned folder swept");
+            assertFalse(Files.exists(trash.getParent()), "trash swept");
+            assertFalse(Files.exists(tmpBase.getParent()), "partial base swept");
+            assertEquals(PowerState.RUNNING, again.info(uuid).powerState(), "the running instance is adopted");
+            Path base = lxcpath.resolve(".images").resolve(rootfs.sha256());
+            assertTrue(Files.isDirectory(base));
+            again.releaseImage(rootfs.info().id());
+            assertTrue(Files.isDirectory(base), "a base in use stays");
+            again.destroy(uuid);
+            spawned.remove(uuid);
+            again.releaseImage(rootfs.info().id());
+            assertFalse(Files.exists(base), "an unused base is deleted on release");
+        } finally {
+            again.close();
         }
     }
 

@@ -41,7 +41,7 @@ class RealDockerSaveTest {
                     + "RUN rm /etc/motd && echo one > /etc/one\n"
                     + "RUN rm -rf /d && mkdir /d && echo z > /d/z\n"
                     + "CMD [\"/bin/sleep\", \"1000\"]\n");
-            Result b = run(List.of("docker", "-H", host, "build", "-q", "-t", tag + ":layers", ctx.toString()), 300);
+            Result b = run(List.of("docker", "-H", host, "build", "--network", "none", "-q", "-t", tag + ":layers", ctx.toString()), 300);
             assertEquals(0, b.exit, b.out);
             Path saved = tmp.resolve("saved.tar");
             assertEquals(0, run(List.of("docker", "-H", host, "save", "-o", saved.toString(), tag + ":layers"), 120).exit);
