@@ -979,7 +979,11 @@ public final class DockerComputeDriver implements ComputeDriver, AutoCloseable {
                 }
             }
             if (!closed) {
-                sleep(1000);
+                try {
+                    Thread.sleep(1000);
+                } catch (InterruptedException e) {
+                    return;
+                }
             }
         }
     }
