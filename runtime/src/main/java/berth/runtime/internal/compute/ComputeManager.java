@@ -59,6 +59,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.regex.Pattern;
@@ -130,6 +131,11 @@ public final class ComputeManager implements ComputeService, ComputeAdmin {
         @AttributeDefinition(name = "Stop timeout (s)",
                 description = "How long a stop or soft reboot waits for the workload before killing it.")
         int stopTimeoutSeconds() default 10;
+
+        @AttributeDefinition(name = "Power-state sync (s)",
+                description = "How often every present backend is reconciled with the registry, as Nova's "
+                        + "power-state sync; 0 turns it off (binding a driver always reconciles).")
+        int powerSyncSeconds() default 60;
 
         @AttributeDefinition(name = "Extra flavors",
                 description = "More flavors as name:memMB:vcpus[:pids]; a shipped name is replaced.")
@@ -229,11 +235,30 @@ public final class ComputeManager implements ComputeService, ComputeAdmin {
      */
     @Activate
     public ComputeManager(BundleContext context, Config config) {
-        this(stateDir(context, config), Settings.of(config), Executors.newSingleThreadExecutor(r -> {
+        this(stateDir(context, config), Settings.of(config), Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "berth-compute-reconcile");
             t.setDaemon(true);
             return t;
         }));
+        int every = config.powerSyncSeconds();
+        if (every > 0 && background instanceof ScheduledExecutorService ses) {
+            ses.scheduleWithFixedDelay(this::periodicSync, every, every, TimeUnit.SECONDS);
+        }
+    }
+
+    private void periodicSync() {
+        try {
+            Set<String> done = new TreeSet<>();
+            for (DriverEntry d : drivers) {
+                if (done.add(d.name())) {
+                    reconcileBackend(d.name(), true);
+                }
+            }
+            retryCleanups();
+        } catch (RuntimeException e) {
+            // a failing round must not cancel the schedule
+            LOG.log(Level.WARNING, "power-state sync failed: " + e);
+        }
     }
 
     /**
@@ -348,7 +373,7 @@ public final class ComputeManager implements ComputeService, ComputeAdmin {
         }
         LOG.log(Level.INFO, "backend {0} present (ranking {1})", backend, ranking);
         background.execute(() -> {
-            reconcileBackend(backend);
+            reconcileBackend(backend, false);
             retryCleanups();
         });
     }
@@ -1495,7 +1520,7 @@ public final class ComputeManager implements ComputeService, ComputeAdmin {
         Set<String> done = new TreeSet<>();
         for (DriverEntry d : drivers) {
             if (done.add(d.name())) {
-                out.add(reconcileBackend(d.name()));
+                out.add(reconcileBackend(d.name(), false));
             }
         }
         retryCleanups();
@@ -1540,9 +1565,10 @@ public final class ComputeManager implements ComputeService, ComputeAdmin {
      * an operation are left alone.
      *
      * @param backend backend name
+     * @param quiet   log only what needs attention (the periodic sync)
      * @return the report, also kept for {@link #reconcileReport()}
      */
-    ReconcileReport reconcileBackend(String backend) {
+    ReconcileReport reconcileBackend(String backend, boolean quiet) {
         Optional<DriverEntry> od = driver(backend);
         if (od.isEmpty()) {
             return null;
@@ -1632,12 +1658,21 @@ public final class ComputeManager implements ComputeService, ComputeAdmin {
             }
         }
         ReconcileReport rep = new ReconcileReport(backend, Instant.now(), orphans, missing, cleaned, refreshed, null);
-        reports.put(backend, rep);
-        for (ReconcileReport.Orphan o : orphans) {
-            LOG.log(Level.WARNING, "backend {0} holds orphan container {1} (instance {2}) unknown to the registry",
-                    backend, o.engineId(), o.uuid());
+        ReconcileReport previous = reports.put(backend, rep);
+        Set<String> known = new TreeSet<>();
+        if (quiet && previous != null) {
+            // the periodic sync repeats only what is new
+            previous.orphans().forEach(o -> known.add(o.uuid()));
         }
-        LOG.log(orphans.isEmpty() && missing.isEmpty() ? Level.INFO : Level.WARNING, "backend {0} reconciled: {1}",
+        boolean news = !missing.isEmpty();
+        for (ReconcileReport.Orphan o : orphans) {
+            if (!known.contains(o.uuid())) {
+                news = true;
+                LOG.log(Level.WARNING, "backend {0} holds orphan container {1} (instance {2}) unknown to the "
+                        + "registry", backend, o.engineId(), o.uuid());
+            }
+        }
+        LOG.log(news ? Level.WARNING : quiet ? Level.DEBUG : Level.INFO, "backend {0} reconciled: {1}",
                 backend, rep.summary());
         return rep;
     }
