@@ -92,6 +92,8 @@ public final class DockerComputeDriver implements ComputeDriver, AutoCloseable {
     private static final Pattern SAFE = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,62}");
     private static final Pattern MESSAGE = Pattern.compile("\"message\"\\s*:\\s*\"((?:[^\"\\\\]|\\\\.)*)\"");
     private static final int OUTPUT_CAP = 8 << 20;
+    private static final Set<String> STATE_EVENTS = Set.of("start", "die", "stop", "kill", "oom", "pause",
+            "unpause", "restart", "destroy", "update");
 
     @ObjectClassDefinition(name = "Berth Docker compute driver")
     public @interface Config {
@@ -128,6 +130,7 @@ public final class DockerComputeDriver implements ComputeDriver, AutoCloseable {
     private final Map<String, Cached> cache = new ConcurrentHashMap<>();
     private final AtomicLong sequence = new AtomicLong();
     private final Map<String, Object> imageLocks = new ConcurrentHashMap<>();
+    private final Set<String> loaded = ConcurrentHashMap.newKeySet();
     private final Thread eventThread;
     private final AtomicReference<java.io.Closeable> eventStream = new AtomicReference<>();
     private volatile boolean closed;
@@ -234,9 +237,6 @@ public final class DockerComputeDriver implements ComputeDriver, AutoCloseable {
     public DriverInstance spawn(SpawnSpec spec) {
         String uuid = checkUuid(spec.uuid());
         String name = containerName(uuid);
-        if (findContainer(name).isPresent()) {
-            throw new ConflictException("instance " + uuid + " already has a docker container " + name);
-        }
         List<String> command = command(spec);
         String ref = ensureImage(spec.image());
         Map<String, String> labels = new LinkedHashMap<>();
@@ -266,6 +266,17 @@ public final class DockerComputeDriver implements ComputeDriver, AutoCloseable {
         String id;
         try {
             id = create.exec().getId();
+        } catch (com.github.dockerjava.api.exception.ConflictException e) {
+            // the name is the uuid's: the engine refuses a second one, nothing was created
+            throw new ConflictException("instance " + uuid + " already has a docker container " + name);
+        } catch (com.github.dockerjava.api.exception.NotFoundException e) {
+            // the image copy vanished behind our back (docker rmi): load it again, once
+            loaded.remove(ref);
+            try {
+                id = create.withImage(ensureImage(spec.image())).exec().getId();
+            } catch (RuntimeException again) {
+                throw error("create container for " + uuid, again);
+            }
         } catch (RuntimeException e) {
             throw error("create container for " + uuid, e);
         }
@@ -320,8 +331,12 @@ public final class DockerComputeDriver implements ComputeDriver, AutoCloseable {
     String ensureImage(LocalImage image) {
         String ref = imageRef(image);
         Object lock = imageLocks.computeIfAbsent(ref, k -> new Object());
+        if (loaded.contains(ref)) {
+            return ref;
+        }
         synchronized (lock) {
             if (imageExists(ref)) {
+                loaded.add(ref);
                 return ref;
             }
             String repo = imageRepo(image.info().id());
@@ -363,6 +378,7 @@ public final class DockerComputeDriver implements ComputeDriver, AutoCloseable {
                     throw new EngineException("docker import of " + what + " produced no image: the tarball is corrupt");
                 }
             }
+            loaded.add(ref);
             return ref;
         }
     }
@@ -421,6 +437,7 @@ public final class DockerComputeDriver implements ComputeDriver, AutoCloseable {
         for (Image i : images) {
             for (String t : i.getRepoTags() == null ? new String[0] : i.getRepoTags()) {
                 if (t.startsWith(repo + ":")) {
+                    loaded.remove(t);
                     removeImageQuietly(t);
                 }
             }
@@ -1001,8 +1018,12 @@ public final class DockerComputeDriver implements ComputeDriver, AutoCloseable {
             if (uuid == null || id == null) {
                 return;
             }
+            String action = e.getAction() == null ? "" : e.getAction();
+            if (!STATE_EVENTS.contains(action)) {
+                return; // exec_*, create, attach, commit ... change no power state
+            }
             long seq = sequence.incrementAndGet();
-            if ("destroy".equals(e.getAction())) {
+            if ("destroy".equals(action)) {
                 cache.computeIfPresent(uuid, (k, old) -> old.id.equals(id) && old.seq < seq ? null : old);
                 return;
             }
