@@ -138,7 +138,7 @@ public final class DockerComputeDriver implements ComputeDriver, AutoCloseable {
     volatile java.util.function.Consumer<String> afterCreate = id -> { };
 
     @Activate
-    public DockerComputeDriver(BundleContext context, Config config, @Reference DockerEngine engine) {
+    public DockerComputeDriver(BundleContext context, Config config, @Reference(name = "engine") DockerEngine engine) {
         this(engine, new Options(value(config.scope(), context.getProperty("berth.scope"), "default"),
                 Path.of(value(config.state_dir(), context.getProperty("berth.state.dir"), "/var/lib/berth")),
                 config.cpu_quota()));
