@@ -326,7 +326,7 @@ public class GlanceImageSource implements ImageSource {
             throw new ConflictException("image " + imageId + " in glance '" + name() + "' is " + info.status()
                     + ", not active");
         }
-        return cache.acquire(info, holder, () -> openVerified(info, true), () -> confirmUnchanged(info), progress);
+        return cache.acquire(info, holder, () -> openWatched(info), () -> confirmUnchanged(info), progress);
     }
 
     @Override
@@ -341,7 +341,8 @@ public class GlanceImageSource implements ImageSource {
             throw new ConflictException("image " + imageId + " in glance '" + name() + "' is " + info.status()
                     + ", not active");
         }
-        return openVerified(info, false);
+        WatchedInputStream watched = openWatched(info);
+        return new VerifyingInputStream(watched, watched.what(), info);
     }
 
     @Override
@@ -451,7 +452,7 @@ public class GlanceImageSource implements ImageSource {
         return info(client.show(imageId), true).orElseThrow();
     }
 
-    private VerifyingInputStream openVerified(ImageInfo info, boolean withSha256) {
+    private WatchedInputStream openWatched(ImageInfo info) {
         HttpResponse<InputStream> r = client.download(info.id());
         InputStream body = r.body();
         Watchdog.Watch watch = watchdog.watch(settings.stallTimeout(), () -> {
@@ -461,8 +462,8 @@ public class GlanceImageSource implements ImageSource {
                 // the reader sees the stall either way
             }
         });
-        return new VerifyingInputStream(body, "image " + info.id() + " from glance '" + name() + "'", info,
-                withSha256, watch, null);
+        return new WatchedInputStream(body, "image " + info.id() + " from glance '" + name() + "'", info.size(),
+                watch);
     }
 
     private void confirmUnchanged(ImageInfo downloaded) {

@@ -39,10 +39,11 @@ import java.util.concurrent.ConcurrentHashMap;
 final class ImageCache {
     private static final System.Logger LOG = System.getLogger(ImageCache.class.getName());
     private static final int BUFFER = 1 << 20;
+    private static final int BUFFERS = 8;
 
-    /** Opens the verifying stream of an image's bytes. */
+    /** Opens the stream of an image's bytes. */
     interface Fetch {
-        VerifyingInputStream open();
+        WatchedInputStream open();
     }
 
     /** Checks, after a verified download, that the image is still there to be used; throws if not. */
@@ -56,6 +57,8 @@ final class ImageCache {
         final long size;
         final String sha256;
         long lastUsed;
+        /** The file's SHA-256 was seen right in this run (records loaded from disk are checked on first use). */
+        volatile boolean checked;
         final Set<String> holders = new LinkedHashSet<>();
 
         Entry(String imageId, String key, long size, String sha256, long lastUsed) {
@@ -107,21 +110,33 @@ final class ImageCache {
         String key = key(info);
         Object lock = keyLocks.computeIfAbsent(key, k -> new Object());
         synchronized (lock) {
+            Entry hit;
             synchronized (this) {
-                Entry e = entries.get(key);
-                if (e != null && Files.isRegularFile(file(key))) {
-                    e.holders.add(holder);
-                    e.lastUsed = clock.millis();
-                    persist(e);
-                    return new LocalImage(info, file(key), e.sha256);
+                hit = entries.get(key);
+                if (hit != null && Files.isRegularFile(file(key))) {
+                    hit.holders.add(holder);
+                    hit.lastUsed = clock.millis();
+                    persist(hit);
+                } else if (hit != null) {
+                    forget(hit);
+                    hit = null;
                 }
-                if (e != null) {
-                    forget(e);
+            }
+            if (hit != null && (hit.checked || intact(hit))) {
+                return new LocalImage(info, file(key), hit.sha256);
+            }
+            Set<String> carried = new LinkedHashSet<>();
+            synchronized (this) {
+                if (hit != null) {
+                    LOG.log(Level.WARNING, "cached image " + info.id() + " was damaged on disk; downloading it again");
+                    carried.addAll(hit.holders);
+                    forget(hit);
                 }
                 makeRoom(Math.max(0, info.size()));
             }
             Entry fresh = download(info, key, fetch, confirm, progress);
             synchronized (this) {
+                fresh.holders.addAll(carried);
                 fresh.holders.add(holder);
                 entries.put(key, fresh);
                 persist(fresh);
@@ -181,26 +196,35 @@ final class ImageCache {
             long t0 = System.nanoTime();
             String what = "download " + (info.name() != null ? info.name() : info.id());
             Progress p = new Progress(progress, what, info.size());
-            try (VerifyingInputStream in = fetch.open();
-                    FileChannel out = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
-                byte[] buf = new byte[BUFFER];
-                ByteBuffer bb = ByteBuffer.wrap(buf);
+            try (WatchedInputStream in = fetch.open();
+                    FileChannel out = FileChannel.open(tmp, StandardOpenOption.WRITE);
+                    DigestPipeline digests = new DigestPipeline(info.hashAlgo(), true, BUFFERS, BUFFER)) {
                 long total = 0;
-                int n;
-                while ((n = in.readNBytes(buf, 0, buf.length)) > 0) {
-                    bb.clear().limit(n);
-                    while (bb.hasRemaining()) {
-                        out.write(bb);
+                while (true) {
+                    DigestPipeline.Chunk c = digests.next();
+                    int n = in.readNBytes(c.buf, 0, c.buf.length);
+                    if (n > 0) {
+                        ByteBuffer bb = ByteBuffer.wrap(c.buf, 0, n);
+                        while (bb.hasRemaining()) {
+                            out.write(bb);
+                        }
+                        total += n;
+                        p.update(total);
                     }
-                    total += n;
-                    p.update(total);
+                    digests.submit(c, n);
+                    if (n < c.buf.length) {
+                        break;
+                    }
                 }
-                result = in.result();
-                out.force(true);
+                result = digests.finish();
+                ImageDigests.verify(in.what(), info, result);
                 p.done(total);
             } catch (IOException e) {
                 throw new EngineException(e.getMessage() != null && e.getMessage().startsWith("image ")
                         ? e.getMessage() : "download of image " + info.id() + " failed: " + e.getMessage());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new EngineException("interrupted while downloading image " + info.id());
             }
             confirm.run();
             Files.move(tmp, file(key), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
@@ -209,7 +233,9 @@ final class ImageCache {
             double secs = (System.nanoTime() - t0) / 1e9;
             LOG.log(Level.INFO, () -> String.format("cached image %s (%d bytes, %.1f MB/s)", info.id(), result.size(),
                     result.size() / 1e6 / Math.max(secs, 1e-9)));
-            return new Entry(info.id(), key, result.size(), result.sha256(), clock.millis());
+            Entry entry = new Entry(info.id(), key, result.size(), result.sha256(), clock.millis());
+            entry.checked = true;
+            return entry;
         } catch (IOException e) {
             throw new EngineException("cannot store image " + info.id() + " in cache " + dir + ": " + e.getMessage());
         } finally {
@@ -220,6 +246,32 @@ final class ImageCache {
                     LOG.log(Level.WARNING, "cannot delete partial download " + tmp + ": " + e.getMessage());
                 }
             }
+        }
+    }
+
+    /**
+     * Image files are not forced to disk when they are downloaded (that cost more than the download itself);
+     * instead a record found on disk at start-up is trusted only after its file's size and SHA-256 are checked
+     * once, so what a crash left half-written is downloaded again.
+     */
+    private boolean intact(Entry e) {
+        Path f = file(e.key);
+        try {
+            if (Files.size(f) != e.size) {
+                return false;
+            }
+            java.security.MessageDigest d = java.security.MessageDigest.getInstance("SHA-256");
+            try (FileChannel ch = FileChannel.open(f, StandardOpenOption.READ)) {
+                ByteBuffer buf = ByteBuffer.allocate(BUFFER);
+                while (ch.read(buf.clear()) > 0) {
+                    d.update(buf.array(), 0, buf.position());
+                }
+            }
+            boolean ok = java.util.HexFormat.of().formatHex(d.digest()).equals(e.sha256);
+            e.checked = ok;
+            return ok;
+        } catch (IOException | java.security.NoSuchAlgorithmException x) {
+            return false;
         }
     }
 
