@@ -22,11 +22,14 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.felix.service.command.CommandProcessor;
 import org.apache.felix.service.command.CommandSession;
 import org.apache.felix.service.command.Converter;
+import org.osgi.framework.Bundle;
 import org.osgi.framework.BundleContext;
+import org.osgi.framework.startlevel.FrameworkStartLevel;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Deactivate;
@@ -54,7 +57,7 @@ public class ControlChannel {
     public ControlChannel(BundleContext context, @Reference CommandProcessor processor) throws IOException {
         this.processor = processor;
         this.socket = Path.of(RuntimeProperties.controlSocket(context::getProperty));
-        this.server = bind(socket);
+        this.server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
         AtomicInteger n = new AtomicInteger();
         this.workers = new ThreadPoolExecutor(0, MAX_CONCURRENT, 30, TimeUnit.SECONDS, new SynchronousQueue<>(),
                 r -> {
@@ -64,6 +67,67 @@ public class ControlChannel {
                 });
         this.acceptor = new Thread(this::accept, "berth-control-accept");
         acceptor.setDaemon(true);
+        // Answer only once the framework has started: then the bundles deployed from deploy/ (backends, image
+        // sources, networks) are running, and a headless ./berth -c does not run its command without them.
+        // Polled rather than event-driven: the bnd launcher changes start levels in ways that do not always
+        // deliver STARTED to a listener registered this early.
+        this.context = context;
+        this.waiter = new Thread(this::openWhenStarted, "berth-control-wait");
+        waiter.setDaemon(true);
+        waiter.start();
+    }
+
+    private final BundleContext context;
+    private final Thread waiter;
+    private final AtomicBoolean opened = new AtomicBoolean();
+
+    private static int beginningLevel(BundleContext context) {
+        try {
+            String s = context.getProperty("org.osgi.framework.startlevel.beginning");
+            return s == null ? 1 : Integer.parseInt(s.trim());
+        } catch (NumberFormatException e) {
+            return 1;
+        }
+    }
+
+    private void openWhenStarted() {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        int target = beginningLevel(context);
+        try {
+            while (System.nanoTime() < deadline && !started(target)) {
+                Thread.sleep(20);
+            }
+        } catch (InterruptedException e) {
+            return;
+        } catch (IllegalStateException e) {
+            return; // the bundle stopped meanwhile
+        }
+        open();
+    }
+
+    private boolean started(int target) {
+        Bundle system = context.getBundle(0);
+        if (system.getState() != Bundle.ACTIVE || system.adapt(FrameworkStartLevel.class).getStartLevel() < target) {
+            return false;
+        }
+        for (Bundle b : context.getBundles()) {
+            if (b.getState() == Bundle.STARTING) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private void open() {
+        if (!opened.compareAndSet(false, true)) {
+            return;
+        }
+        try {
+            bind(server, socket);
+        } catch (IOException e) {
+            System.err.println("berth: control channel: cannot listen on " + socket + ": " + e.getMessage());
+            return;
+        }
         acceptor.start();
     }
 
@@ -72,7 +136,7 @@ public class ControlChannel {
         return socket;
     }
 
-    private static ServerSocketChannel bind(Path socket) throws IOException {
+    private static void bind(ServerSocketChannel s, Path socket) throws IOException {
         Path dir = socket.toAbsolutePath().getParent();
         if (!Files.isDirectory(dir)) {
             Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
@@ -84,15 +148,8 @@ public class ControlChannel {
             }
             Files.delete(socket);
         }
-        ServerSocketChannel s = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
-        try {
-            s.bind(UnixDomainSocketAddress.of(socket));
-            Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-------"));
-        } catch (IOException e) {
-            s.close();
-            throw e;
-        }
-        return s;
+        s.bind(UnixDomainSocketAddress.of(socket));
+        Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-------"));
     }
 
     private static PrintStream nullStream() {
@@ -226,6 +283,8 @@ public class ControlChannel {
 
     @Deactivate
     void close() {
+        waiter.interrupt();
+        boolean wasBound = opened.get() && acceptor.isAlive();
         try {
             server.close();
         } catch (IOException ignored) {
@@ -234,7 +293,9 @@ public class ControlChannel {
         acceptor.interrupt();
         workers.shutdownNow();
         try {
-            Files.deleteIfExists(socket);
+            if (wasBound) {
+                Files.deleteIfExists(socket);
+            }
         } catch (IOException ignored) {
             // a stale socket is replaced at the next start
         }
