@@ -1625,6 +1625,11 @@ public final class ComputeManager implements ComputeService, ComputeAdmin {
             try {
                 InstanceRecord r = registry.get(listed.uuid()).orElse(listed);
                 DriverInstance di = byUuid.get(r.uuid());
+                if (r.vmState() != VmState.DELETED && r.taskState() == null && (di == null
+                        || effective(r, di.powerState()) != r.powerState() || di.initPid() != r.initPid())) {
+                    // the listing predates the lock: an operation may have finished since, so ask again
+                    di = freshInfo(d, r.uuid());
+                }
                 boolean leftover = r.pendingCleanup().contains(Cleanup.CONTAINER)
                         || (r.vmState() == VmState.DELETED && di != null);
                 if (leftover) {
@@ -1675,6 +1680,14 @@ public final class ComputeManager implements ComputeService, ComputeAdmin {
         LOG.log(news ? Level.WARNING : quiet ? Level.DEBUG : Level.INFO, "backend {0} reconciled: {1}",
                 backend, rep.summary());
         return rep;
+    }
+
+    private static DriverInstance freshInfo(DriverEntry d, String uuid) {
+        try {
+            return d.driver().info(uuid);
+        } catch (NotFoundException e) {
+            return null;
+        }
     }
 
     private void refresh(InstanceRecord r, DriverInstance di) {

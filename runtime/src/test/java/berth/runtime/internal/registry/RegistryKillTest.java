@@ -36,7 +36,7 @@ class RegistryKillTest {
         for (int round = 0; round < killAfter.length; round++) {
             Process p = new ProcessBuilder(javaBinary(), "-cp", System.getProperty("java.class.path"),
                     RegistryCrashWriter.class.getName(), dir.toString(), "100000")
-                    .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+                    .redirectError(tmp.resolve("child-" + round + ".err").toFile()).start();
             int lines = 0;
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
             try (BufferedReader out = new BufferedReader(
@@ -61,7 +61,8 @@ class RegistryKillTest {
                 // handle, because Process.destroyForcibly also closes our end of its stdout.
                 assertTrue(p.toHandle().destroyForcibly(), "could not signal the child");
                 assertTrue(p.waitFor(30, TimeUnit.SECONDS), "child did not die");
-                assertEquals(128 + 9, p.exitValue(), "the child must die of SIGKILL while still writing");
+                assertEquals(128 + 9, p.exitValue(), "the child must die of SIGKILL while still writing; its stderr: "
+                        + Files.readString(tmp.resolve("child-" + round + ".err")));
                 // lines already in the pipe were written before the kill too
                 while ((line = out.readLine()) != null) {
                     if (line.startsWith("W ")) {
