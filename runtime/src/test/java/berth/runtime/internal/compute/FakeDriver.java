@@ -54,6 +54,8 @@ class FakeDriver implements ComputeDriver {
     /** Power a stop leaves behind: a busybox init ignoring SIGTERM is killed, exit 137, which engines call a crash. */
     volatile PowerState powerAfterStop = PowerState.CRASHED;
     volatile boolean resumeNewPid;
+    /** What list() answers instead of the truth, to play a listing taken before an operation finished. */
+    volatile List<DriverInstance> staleList;
 
     FakeDriver(String name, ContainerFormat... formats) {
         this.name = name;
@@ -236,6 +238,9 @@ class FakeDriver implements ComputeDriver {
         RuntimeException f = failures.get("list");
         if (f != null) {
             throw f;
+        }
+        if (staleList != null) {
+            return staleList;
         }
         List<DriverInstance> l = new ArrayList<>();
         containers.forEach((u, c) -> l.add(view(u, c)));

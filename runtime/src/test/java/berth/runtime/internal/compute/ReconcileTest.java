@@ -101,6 +101,24 @@ class ReconcileTest extends Fixture {
         assertEquals(77777L, rec.initPid());
     }
 
+    @Test
+    void aListingOlderThanTheLastOperationDoesNotUndoIt() {
+        start();
+        Instance web = boot("web1");
+        manager.stop("web1", null);
+        List<berth.driver.api.spi.DriverInstance> whileStopped = docker.list();
+        manager.start("web1");
+        docker.staleList = whileStopped;
+        manager.reconcile();
+        assertEquals(VmState.ACTIVE, manager.show("web1").vmState());
+        // and a listing that misses an instance is checked before it is called missing
+        docker.staleList = List.of();
+        manager.reconcile();
+        assertEquals(VmState.ACTIVE, manager.show("web1").vmState());
+        assertNull(manager.show("web1").fault());
+        assertTrue(docker.containers.containsKey(web.uuid()));
+    }
+
     private InstanceRecord interrupted(VmState vm, TaskState task, boolean withVif, boolean withContainer) {
         String uuid = UUID.randomUUID().toString();
         List<Vif> vifs = List.of();
