@@ -93,6 +93,7 @@ public final class LxcComputeDriver implements ComputeDriver {
     private final Map<String, ReentrantLock> locks = new ConcurrentHashMap<>();
     private final Map<String, Cached> cache = new ConcurrentHashMap<>();
     private final ScheduledExecutorService watcher;
+    private final java.util.concurrent.ExecutorService io;
     private final java.util.concurrent.locks.ReadWriteLock baseUse =
             new java.util.concurrent.locks.ReentrantReadWriteLock();
 
@@ -124,10 +125,16 @@ public final class LxcComputeDriver implements ComputeDriver {
             return t;
         });
         watcher.scheduleWithFixedDelay(this::watch, 1, 1, TimeUnit.SECONDS);
+        io = Executors.newCachedThreadPool(r -> {
+            Thread t = new Thread(r, "berth-lxc-io");
+            t.setDaemon(true);
+            return t;
+        });
     }
 
     @Deactivate
     public void close() {
+        io.shutdown();
         watcher.shutdownNow();
         try {
             watcher.awaitTermination(5, TimeUnit.SECONDS);
@@ -211,10 +218,24 @@ public final class LxcComputeDriver implements ComputeDriver {
             labels.put("created", Instant.now().toString());
             labels.set("env", mapper.valueToTree(env));
             Files.writeString(dir.resolve("init"), init);
-            DurableFiles.write(dir.resolve("config"), config.getBytes(StandardCharsets.UTF_8));
-            // Written last: a folder without labels is a half-done spawn and is swept at start-up.
-            DurableFiles.write(dir.resolve(LABELS), mapper.writeValueAsBytes(labels));
-            start(uuid, dir);
+            Files.writeString(dir.resolve("config"), config);
+            // Written last: a folder without (parseable) labels is a half-done spawn and is swept at start-up.
+            Files.write(dir.resolve(LABELS), mapper.writeValueAsBytes(labels));
+            // fsync costs several journal commits (tens of ms on a busy disk): run it beside lxc-start, which only
+            // needs the page cache, and wait for both before reporting the container as spawned.
+            java.util.concurrent.Future<?> synced = io.submit(() -> {
+                for (String f : new String[] {"init", "config", LABELS}) {
+                    force(dir.resolve(f));
+                }
+                DurableFiles.syncDirectory(dir);
+                DurableFiles.syncDirectory(lxcpath);
+                return null;
+            });
+            try {
+                start(uuid, dir);
+            } finally {
+                awaitSync(synced, uuid);
+            }
             return refresh(uuid);
         } catch (IOException | RuntimeException e) {
             if (created) {
@@ -232,6 +253,28 @@ public final class LxcComputeDriver implements ComputeDriver {
                 throw r;
             }
             throw new EngineException("spawn of " + uuid + " failed: " + e.getMessage(), e);
+        }
+    }
+
+    private static void force(Path file) throws IOException {
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(file,
+                java.nio.file.StandardOpenOption.WRITE)) {
+            ch.force(true);
+        }
+    }
+
+    private static void awaitSync(java.util.concurrent.Future<?> synced, String uuid) throws IOException {
+        try {
+            synced.get(60, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw new IOException("cannot write the container files of " + uuid + " durably: "
+                    + e.getCause().getMessage(), e.getCause());
+        } catch (java.util.concurrent.TimeoutException e) {
+            synced.cancel(true);
+            throw new IOException("writing the container files of " + uuid + " to disk timed out");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted");
         }
     }
 

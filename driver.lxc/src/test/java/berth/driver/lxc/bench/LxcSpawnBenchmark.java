@@ -99,9 +99,15 @@ public final class LxcSpawnBenchmark {
             long after = usedKb();
             long jvmAfter = rssKb();
             long cg = 0;
+            long pss = 0;
+            long monitorPss = 0;
             for (String u : all) {
                 cg += driver.diagnostics(u).memoryBytes();
+                pss += pssKb(Path.of("/sys/fs/cgroup/memory/lxc.payload.berth-" + u + "/cgroup.procs"));
+                monitorPss += pssKb(Path.of("/sys/fs/cgroup/memory/lxc.monitor.berth-" + u + "/cgroup.procs"));
             }
+            System.out.printf("PSS per instance: container processes %.2f MB + lxc monitor %.2f MB%n",
+                    pss / 1024.0 / fleet, monitorPss / 1024.0 / fleet);
             System.out.printf("%d instances spawned one by one in %.0f ms (%.1f ms each)%n", fleet, fleetMs,
                     fleetMs / fleet);
             System.out.printf("system memory per instance at %d: %.2f MB (MemTotal-MemAvailable delta); without"
@@ -131,6 +137,22 @@ public final class LxcSpawnBenchmark {
             }
         }
         return total - avail;
+    }
+
+    private static long pssKb(Path procs) {
+        long kb = 0;
+        try {
+            for (String pid : Files.readAllLines(procs)) {
+                for (String l : Files.readAllLines(Path.of("/proc", pid.strip(), "smaps_rollup"))) {
+                    if (l.startsWith("Pss:")) {
+                        kb += Long.parseLong(l.replaceAll("\\D", ""));
+                    }
+                }
+            }
+        } catch (Exception e) {
+            // cgroup v2 or a process that just exited: count what was readable
+        }
+        return kb;
     }
 
     private static long rssKb() throws Exception {
