@@ -388,7 +388,7 @@ public abstract class ComputeDriverContract {
         String uuid = newUuid();
         spawn(uuid, flavor(), image(bootFormat()),
                 List.of("sh", "-c", "echo line-one; echo line-two; echo to-stderr >&2; exec sleep 1000000"));
-        await(uuid, i -> driver().consoleOutput(uuid, 100).contains("line-two"), "console output");
+        await(uuid, i -> driver().consoleOutput(uuid, 100).contains("to-stderr"), "console output up to its last line");
         String all = driver().consoleOutput(uuid, 100);
         assertTrue(all.contains("line-one") && all.contains("to-stderr"), all);
         assertFalse(driver().consoleOutput(uuid, 1).contains("line-one"), "tail keeps the last lines");
