@@ -142,6 +142,33 @@ class VifStoreTest {
     }
 
     @Test
+    void concurrentAllocationsNeverShareAnAddress() throws Exception {
+        NetworkSpec big = NetworkSpec.of("c", "btest2", "10.250.64.0/22", "", List.of(), 0);
+        try (VifStore s = new VifStore(state)) {
+            Set<String> addrs = java.util.concurrent.ConcurrentHashMap.newKeySet();
+            var pool = java.util.concurrent.Executors.newFixedThreadPool(8);
+            try {
+                List<java.util.concurrent.Future<?>> fs = new java.util.ArrayList<>();
+                for (int t = 0; t < 8; t++) {
+                    int tt = t;
+                    fs.add(pool.submit(() -> {
+                        for (int i = 0; i < 50; i++) {
+                            assertTrue(addrs.add(s.allocate(big, "t" + tt + "-" + i, "eth0").address()));
+                        }
+                    }));
+                }
+                for (var f : fs) {
+                    f.get(60, java.util.concurrent.TimeUnit.SECONDS);
+                }
+            } finally {
+                pool.shutdownNow();
+            }
+            assertEquals(400, addrs.size());
+            assertEquals(400, s.usedOn(big));
+        }
+    }
+
+    @Test
     void recordFormatRoundTrips() {
         Vif v = new Vif("abc", "t", "btest0", "02:00:00:00:00:01", "10.250.9.2", 29, null, List.of("1.1.1.1",
                 "8.8.8.8"), 1400, "eth1");
