@@ -908,6 +908,7 @@ public final class ComputeManager implements ComputeService, ComputeAdmin {
                     }
                     releaseVifs(r, b);
                     releaseImage(r, b);
+                    dropMigrationImage(r);
                     return b.vmState(VmState.DELETED).powerState(PowerState.NOSTATE).initPid(0).build();
                 }).toInstance();
     }
@@ -958,6 +959,30 @@ public final class ComputeManager implements ComputeService, ComputeAdmin {
         } catch (RuntimeException e) {
             LOG.log(Level.WARNING, "cannot release image {0} of {1}: {2}", r.imageId(), r.name(), e.getMessage());
             b.addCleanup(Cleanup.IMAGE);
+        }
+    }
+
+    /**
+     * Deletes the image a migration made for this instance once nothing runs from it any more; images the user
+     * booted from or snapshotted are never touched.
+     */
+    private void dropMigrationImage(InstanceRecord r) {
+        if (r.imageSource() == null) {
+            return;
+        }
+        Optional<SourceEntry> s = source(r.imageSource());
+        if (s.isEmpty()) {
+            return;
+        }
+        try {
+            Optional<ImageInfo> img = s.get().source().find(r.imageId());
+            if (img.isPresent() && "migration".equals(img.get().properties().get("image_type"))
+                    && r.uuid().equals(img.get().properties().get("instance_uuid"))) {
+                s.get().source().delete(r.imageId());
+            }
+        } catch (RuntimeException e) {
+            LOG.log(Level.WARNING, "cannot delete migration image {0} of {1}: {2}", r.imageId(), r.name(),
+                    e.getMessage());
         }
     }
 
@@ -1205,6 +1230,7 @@ public final class ComputeManager implements ComputeService, ComputeAdmin {
         releaseImage(r, b);
         b.removeCleanup(Cleanup.IMAGE);
         InstanceRecord moved2 = registry.put(b.build());
+        dropMigrationImage(r);
         try {
             src.driver().destroy(uuid);
         } catch (RuntimeException e) {

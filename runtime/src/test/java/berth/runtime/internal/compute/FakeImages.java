@@ -29,6 +29,7 @@ final class FakeImages implements ImageSource {
     volatile RuntimeException failAcquire;
     volatile long uploadedBytes;
     volatile Map<String, String> uploadedProperties;
+    private final java.util.concurrent.atomic.AtomicInteger uploads = new java.util.concurrent.atomic.AtomicInteger();
 
     FakeImages(String name) {
         this.name = name;
@@ -97,7 +98,7 @@ final class FakeImages implements ImageSource {
         }
         uploadedBytes = n;
         uploadedProperties = properties;
-        ImageInfo i = new ImageInfo("snap-" + images.size(), imageName, name, containerFormat, diskFormat, n, null,
+        ImageInfo i = new ImageInfo("snap-" + uploads.incrementAndGet(), imageName, name, containerFormat, diskFormat, n, null,
                 null, null, "active", List.of(), properties, Instant.now());
         images.add(i);
         return i;

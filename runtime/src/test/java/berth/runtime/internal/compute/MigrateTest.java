@@ -103,6 +103,22 @@ class MigrateTest extends Fixture {
     }
 
     @Test
+    void migrationImagesDoNotPileUp() {
+        int before = images.images.size();
+        manager.migrate("web1", "lxc", null);
+        manager.migrate("web1", "docker", null);
+        assertEquals(before + 1, images.images.size(), "only the image the instance runs from is kept");
+        assertEquals(VmState.ACTIVE, manager.show("web1").vmState());
+        assertTrue(docker.containers.containsKey(web.uuid()));
+        assertFalse(lxc.containers.containsKey(web.uuid()));
+        var snap = manager.snapshot("web1", "keep-me", null);
+        manager.delete("web1", false);
+        assertEquals(before + 1, images.images.size(), "the migration image goes with the instance");
+        assertTrue(images.images.stream().anyMatch(i -> i.id().equals(snap.id())), "snapshots stay");
+        assertTrue(images.images.stream().anyMatch(i -> i.id().equals("img-docker")), "the original stays");
+    }
+
+    @Test
     void badTargets() {
         assertThrows(InvalidInputException.class, () -> manager.migrate("web1", "docker", null));
         assertThrows(InvalidInputException.class, () -> manager.migrate("web1", "nosuch", null));
