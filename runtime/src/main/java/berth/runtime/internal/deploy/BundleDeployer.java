@@ -370,10 +370,10 @@ public final class BundleDeployer implements Deployments {
                 }
             }
             if (System.nanoTime() - deadline > 0) {
-                discard(neu);
                 String what = neu.getState() == Bundle.ACTIVE
                         ? "registered no " + String.join(", ", missing.stream().map(Expect::describe).toList())
                         : "did not become active";
+                discard(neu);
                 return fail(name, bsn, version, hash, olds, what + " within " + serveTimeout.toSeconds() + " s");
             }
             try {
@@ -527,6 +527,9 @@ public final class BundleDeployer implements Deployments {
             return "(no message)";
         }
         String t = s.replaceAll("\\s+", " ").trim();
+        // Felix repeats the missing requirement in a second sentence
+        int dup = t.indexOf(" Unresolved requirements:");
+        t = dup > 0 ? t.substring(0, dup) : t;
         return t.length() > 400 ? t.substring(0, 400) + "..." : t;
     }
 
