@@ -55,7 +55,7 @@ final class ReportWriter {
     }
 
     static String samplesCsv(List<BenchData.Sample> samples) {
-        StringBuilder sb = new StringBuilder("backend,path,operation,instance,millis,error\n");
+        StringBuilder sb = new StringBuilder("backend,path,operation,instance,millis,error\r\n");
         for (BenchData.Sample s : samples) {
             row(sb, s.backend(), s.path(), s.operation(), Integer.toString(s.instance()), num(s.millis()),
                     s.error() == null ? "" : s.error());
@@ -64,7 +64,7 @@ final class ReportWriter {
     }
 
     static String summaryCsv(List<Summary> summaries) {
-        StringBuilder sb = new StringBuilder("backend,path,operation,n,failed,p50_ms,p90_ms,max_ms,mean_ms\n");
+        StringBuilder sb = new StringBuilder("backend,path,operation,n,failed,p50_ms,p90_ms,max_ms,mean_ms\r\n");
         for (Summary s : summaries) {
             row(sb, s.backend(), s.path(), s.operation(), Integer.toString(s.n()), Integer.toString(s.failed()),
                     num(s.p50()), num(s.p90()), num(s.max()), num(s.mean()));
@@ -74,7 +74,7 @@ final class ReportWriter {
 
     static String memoryCsv(List<MemoryFigures> memory) {
         StringBuilder sb = new StringBuilder("backend,instances,cgroup_bytes,cgroup_mb_per_instance,"
-                + "host_available_delta_bytes,host_mb_per_instance,jvm_rss_delta_bytes,jvm_rss_delta_mb\n");
+                + "host_available_delta_bytes,host_mb_per_instance,jvm_rss_delta_bytes,jvm_rss_delta_mb\r\n");
         for (MemoryFigures m : memory) {
             row(sb, m.backend(), Integer.toString(m.instances()), Long.toString(m.cgroupBytes()),
                     num(m.cgroupMbPerInstance()), Long.toString(m.hostAvailableDelta()), num(m.hostMbPerInstance()),
