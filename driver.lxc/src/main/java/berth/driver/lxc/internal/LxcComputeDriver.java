@@ -771,7 +771,15 @@ public final class LxcComputeDriver implements ComputeDriver {
     public String consoleOutput(String uuid, int lines) {
         checkUuid(uuid);
         Path dir = requireExisting(uuid);
-        return tail(dir.resolve("console.log"), Math.max(0, lines));
+        int want = Math.max(0, lines);
+        String recent = tail(dir.resolve("console.log"), want);
+        int have = (int) recent.chars().filter(ch -> ch == '\n').count()
+                + (recent.isEmpty() || recent.endsWith("\n") ? 0 : 1);
+        if (have < want) {
+            // The start of the window may sit in the file LXC rotated away.
+            recent = tail(dir.resolve("console.log.1"), want - have) + recent;
+        }
+        return recent;
     }
 
     private static String tail(Path file, int lines) {

@@ -26,6 +26,7 @@ final class LxcContainerConfig {
     /** Docker's default capabilities (moby oci/caps/defaults.go). */
     static final String DOCKER_CAPS = "chown dac_override fsetid fowner mknod net_raw setgid setuid setfcap setpcap"
             + " net_bind_service sys_chroot kill audit_write";
+    static final int CONSOLE_BYTES = 256 * 1024;
     static final String DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
     private static final String[] DEVICES = {"c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm",
         "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:229 rwm"};
@@ -81,6 +82,9 @@ final class LxcContainerConfig {
             line(c, "lxc.environment", e.getKey() + "=" + e.getValue());
         }
         line(c, "lxc.console.logfile", dir.resolve("console.log").toString());
+        // Bounds the log: LXC rotates it to console.log.1 at this size (so at most twice this on disk).
+        line(c, "lxc.console.size", Integer.toString(CONSOLE_BYTES));
+        line(c, "lxc.console.rotate", "1");
         line(c, "lxc.log.file", dir.resolve("lxc.log").toString());
         line(c, "lxc.log.level", "WARN");
         return c.toString();

@@ -141,6 +141,20 @@ class LxcLifecycleTest {
     }
 
     @Test
+    void theConsoleLogIsBoundedAndTailSpansTheRotation() throws Exception {
+        String uuid = spawn(rootfs, List.of("/bin/sh", "-c",
+                "i=0; while [ $i -lt 20000 ]; do echo \"console line $i ................\"; i=$((i+1)); done;"
+                        + " echo last-line; exec sleep 1000"), Map.of());
+        waitFor(() -> driver.consoleOutput(uuid, 1).contains("last-line"), "the last line");
+        Path log = lxcpath.resolve("berth-" + uuid).resolve("console.log");
+        long total = Files.size(log) + Files.size(log.resolveSibling("console.log.1"));
+        assertTrue(total <= 2 * LxcContainerConfig.CONSOLE_BYTES, "bounded: " + total);
+        String tail = driver.consoleOutput(uuid, 3000);
+        assertEquals(3000, tail.split("\n").length);
+        assertTrue(tail.contains("console line 19998"), "the newest lines");
+    }
+
+    @Test
     void theContainerCannotMountAFilesystem() {
         String uuid = spawn(rootfs, List.of(), Map.of());
         ExecResult r = sh(uuid, "mkdir -p /mnt/t && mount -t tmpfs none /mnt/t");
