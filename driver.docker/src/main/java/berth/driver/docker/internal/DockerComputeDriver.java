@@ -860,7 +860,7 @@ public final class DockerComputeDriver implements ComputeDriver, AutoCloseable {
 
     /** What the driver remembers of one container between events. */
     private record Cached(String uuid, String id, String status, boolean oomKilled, int exitCode, long pid,
-            String imageId, long memory, long cpuShares, long pidsLimit, long seq) {
+            String imageId, long memory, long cpuShares, long pidsLimit, long seq, long seenMillis) {
     }
 
     private Cached remember(InspectContainerResponse r, long seq) {
@@ -877,7 +877,7 @@ public final class DockerComputeDriver implements ComputeDriver, AutoCloseable {
                 st.getPidLong() == null ? 0 : st.getPidLong(), labels.get(L_IMAGE),
                 hc == null || hc.getMemory() == null ? 0 : hc.getMemory(),
                 hc == null || hc.getCpuShares() == null ? 0 : hc.getCpuShares(),
-                hc == null || hc.getPidsLimit() == null ? 0 : hc.getPidsLimit(), seq);
+                hc == null || hc.getPidsLimit() == null ? 0 : hc.getPidsLimit(), seq, System.currentTimeMillis());
         cache.merge(uuid, c, (old, now) -> now.seq >= old.seq ? now : old);
         return cache.getOrDefault(uuid, c);
     }
@@ -1021,6 +1021,14 @@ public final class DockerComputeDriver implements ComputeDriver, AutoCloseable {
             String action = e.getAction() == null ? "" : e.getAction();
             if (!STATE_EVENTS.contains(action)) {
                 return; // exec_*, create, attach, commit ... change no power state
+            }
+            Cached known = cache.get(uuid);
+            Long when = e.getTimeNano() != null ? Long.valueOf(e.getTimeNano() / 1_000_000)
+                    : e.getTime() != null ? Long.valueOf(e.getTime() * 1000) : null;
+            // the driver inspected it after this event, on its own call (same clock only on a local engine)
+            if (known != null && known.id.equals(id) && when != null && known.seenMillis > when
+                    && engine.settings().local() && !"destroy".equals(action)) {
+                return;
             }
             long seq = sequence.incrementAndGet();
             if ("destroy".equals(action)) {
