@@ -2,6 +2,7 @@ package berth.runtime.internal.control;
 
 import berth.driver.api.BerthException;
 import berth.driver.api.ExecResult;
+import berth.runtime.internal.deploy.Deployments;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -29,11 +30,16 @@ import org.apache.felix.service.command.CommandSession;
 import org.apache.felix.service.command.Converter;
 import org.osgi.framework.Bundle;
 import org.osgi.framework.BundleContext;
+import org.osgi.framework.InvalidSyntaxException;
+import org.osgi.framework.ServiceReference;
 import org.osgi.framework.startlevel.FrameworkStartLevel;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Deactivate;
 import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.component.annotations.ReferenceCardinality;
+import org.osgi.service.component.annotations.ReferencePolicy;
+import org.osgi.service.component.annotations.ReferencePolicyOption;
 
 /**
  * The control channel: {@code ./berth -c} reaches this runtime through a unix socket in a directory only root
@@ -79,6 +85,10 @@ public class ControlChannel {
 
     private final BundleContext context;
     private final Thread waiter;
+
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    volatile Deployments deployments;
     private final AtomicBoolean opened = new AtomicBoolean();
 
     private static int beginningLevel(BundleContext context) {
@@ -94,28 +104,92 @@ public class ControlChannel {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         int target = beginningLevel(context);
         try {
-            while (System.nanoTime() < deadline && !started(target)) {
+            String waitingFor;
+            while ((waitingFor = notStarted(target)) != null) {
+                if (System.nanoTime() > deadline) {
+                    System.err.println("berth: control channel: framework not started after 60 s (" + waitingFor
+                            + "); listening anyway");
+                    break;
+                }
                 Thread.sleep(20);
             }
+            Deployments d = deployments;
+            if (d != null) {
+                // the bundles in deploy/ are installed and switched before the first command runs
+                d.scanNow();
+            }
+            settle(deadline);
         } catch (InterruptedException e) {
             return;
         } catch (IllegalStateException e) {
             return; // the bundle stopped meanwhile
+        } catch (RuntimeException e) {
+            System.err.println("berth: control channel: deploy scan failed: " + e);
         }
         open();
     }
 
-    private boolean started(int target) {
-        Bundle system = context.getBundle(0);
-        if (system.getState() != Bundle.ACTIVE || system.adapt(FrameworkStartLevel.class).getStartLevel() < target) {
-            return false;
+    /**
+     * Engines announce themselves asynchronously (a monitor pings the engine, then the driver registers), so the
+     * channel also waits until the service registry has been quiet for a moment: a headless {@code ./berth -c}
+     * should see the same backends as a runtime that has been running for a while.
+     */
+    private void settle(long deadline) throws InterruptedException {
+        long quietNanos = TimeUnit.MILLISECONDS.toNanos(settleMillis(context));
+        long limit = Math.min(deadline, System.nanoTime() + TimeUnit.SECONDS.toNanos(5));
+        java.util.concurrent.atomic.AtomicLong last = new java.util.concurrent.atomic.AtomicLong(System.nanoTime());
+        org.osgi.framework.ServiceListener l = e -> last.set(System.nanoTime());
+        context.addServiceListener(l);
+        try {
+            while (System.nanoTime() - last.get() < quietNanos && System.nanoTime() < limit) {
+                Thread.sleep(20);
+            }
+        } finally {
+            context.removeServiceListener(l);
         }
-        for (Bundle b : context.getBundles()) {
-            if (b.getState() == Bundle.STARTING) {
-                return false;
+    }
+
+    private static long settleMillis(BundleContext context) {
+        try {
+            String s = context.getProperty("berth.control.settle.ms");
+            return s == null ? 300 : Math.max(0, Long.parseLong(s.trim()));
+        } catch (NumberFormatException e) {
+            return 300;
+        }
+    }
+
+    /** @return what the framework start still waits for, or {@code null} when it is done */
+    private String notStarted(int target) {
+        Bundle system = context.getBundle(0);
+        if (system.getState() != Bundle.ACTIVE) {
+            return "framework starting";
+        }
+        // The bnd launcher installs and starts the run bundles itself and then marks its service ready.
+        ServiceReference<?>[] launcher;
+        try {
+            launcher = context.getAllServiceReferences(null, "(launcher.ready=*)");
+        } catch (InvalidSyntaxException e) {
+            throw new IllegalStateException(e);
+        }
+        if (launcher != null) {
+            for (ServiceReference<?> r : launcher) {
+                if (!"true".equals(String.valueOf(r.getProperty("launcher.ready")))) {
+                    return "launcher not ready";
+                }
+            }
+        } else {
+            int level = system.adapt(FrameworkStartLevel.class).getStartLevel();
+            if (level < target) {
+                return "start level " + level + " of " + target;
             }
         }
-        return true;
+        for (Bundle b : context.getBundles()) {
+            String policy = b.getHeaders("").get("Bundle-ActivationPolicy");
+            if (b.getState() == Bundle.STARTING && (policy == null || !policy.contains("lazy"))) {
+                return b.getSymbolicName() + " starting";
+            }
+        }
+        return null;
     }
 
     private void open() {

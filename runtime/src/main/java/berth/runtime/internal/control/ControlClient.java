@@ -13,7 +13,8 @@ import java.nio.file.Path;
 /**
  * Sends one command line to a running runtime and relays its output and exit code:
  * {@code java -cp berth.runtime.jar berth.runtime.internal.control.ControlClient [--socket PATH] LINE}.
- * {@code --ping} only checks that a runtime answers. Exits {@value #NO_RUNTIME} when none does.
+ * {@code --ping} only checks that a runtime answers, {@code --wait SECONDS} waits until one does. Exits
+ * {@value #NO_RUNTIME} when none does.
  */
 public final class ControlClient {
 
@@ -28,11 +29,15 @@ public final class ControlClient {
     public static void main(String[] args) {
         String socket = null;
         boolean ping = false;
+        int waitSeconds = 0;
         String line = null;
         for (int i = 0; i < args.length; i++) {
             if ("--socket".equals(args[i]) && i + 1 < args.length) {
                 socket = args[++i];
             } else if ("--ping".equals(args[i])) {
+                ping = true;
+            } else if ("--wait".equals(args[i]) && i + 1 < args.length) {
+                waitSeconds = Integer.parseInt(args[++i]);
                 ping = true;
             } else if (line == null) {
                 line = args[i];
@@ -45,8 +50,23 @@ public final class ControlClient {
             socket = RuntimeProperties.controlSocket(System::getProperty);
         }
         if (!ping && line == null) {
-            System.err.println("usage: ControlClient [--socket PATH] [--ping] 'COMMAND LINE'");
+            System.err.println("usage: ControlClient [--socket PATH] [--ping | --wait SECONDS] 'COMMAND LINE'");
             System.exit(64);
+        }
+        if (waitSeconds > 0) {
+            // polled in-process, so that bin/measure-startup measures the runtime, not this JVM's start
+            long deadline = System.nanoTime() + waitSeconds * 1_000_000_000L;
+            while (run(Path.of(socket), null, System.out, System.err) == NO_RUNTIME) {
+                if (System.nanoTime() > deadline) {
+                    System.exit(NO_RUNTIME);
+                }
+                try {
+                    Thread.sleep(10);
+                } catch (InterruptedException e) {
+                    System.exit(NO_RUNTIME);
+                }
+            }
+            System.exit(0);
         }
         System.exit(run(Path.of(socket), ping ? null : line, System.out, System.err));
     }
