@@ -58,6 +58,13 @@ class GlanceFaultTest {
 
     @AfterEach
     void stop() throws IOException {
+        if (direct == null) {
+            return;
+        }
+        if (viaProxy == null) {
+            direct.close();
+            return;
+        }
         viaProxy.close();
         proxy.close();
         try {

@@ -77,6 +77,9 @@ class GlanceKeystoneTest {
 
     @AfterEach
     void cleanUp() {
+        if (source == null) {
+            return;
+        }
         for (String id : created) {
             try {
                 source.delete(id);

@@ -49,6 +49,9 @@ class GlanceNoAuthTest {
 
     @AfterEach
     void cleanUp() {
+        if (source == null) {
+            return;
+        }
         for (String id : created) {
             try {
                 source.delete(id);
