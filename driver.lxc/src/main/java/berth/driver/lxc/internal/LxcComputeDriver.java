@@ -459,6 +459,10 @@ public final class LxcComputeDriver implements ComputeDriver {
             if (!c.isRunning()) {
                 return;
             }
+            if (frozen(c)) {
+                // A frozen task does not act on SIGKILL until thawed (cgroup v1 freezer).
+                thaw(uuid, c);
+            }
             c.stop();
             if (!waitStopped(c, KILL_WAIT)) {
                 throw new EngineException("container of " + uuid + " did not stop");

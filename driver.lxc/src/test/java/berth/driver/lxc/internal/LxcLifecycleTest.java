@@ -211,9 +211,16 @@ class LxcLifecycleTest {
         assertThrows(ConflictException.class, () -> driver.unpause(uuid));
         assertEquals(PowerState.RUNNING, driver.resume(uuid).powerState());
         assertEquals("freezer", driver.hostResources().extra().get("suspend.mode"));
-        // A paused container can still be powered off.
+        // A paused container can still be powered off, rebooted hard and destroyed.
         driver.pause(uuid);
         assertEquals(PowerState.SHUTDOWN, driver.powerOff(uuid, Duration.ofSeconds(5)).powerState());
+        driver.powerOn(uuid);
+        driver.suspend(uuid);
+        assertEquals(PowerState.RUNNING, driver.reboot(uuid, RebootType.HARD, Duration.ofSeconds(5)).powerState());
+        driver.pause(uuid);
+        driver.destroy(uuid); // would throw if the frozen container did not stop
+        spawned.remove(uuid);
+        assertThrows(NotFoundException.class, () -> driver.info(uuid));
     }
 
     @Test
