@@ -351,7 +351,7 @@ public final class DockerComputeDriver implements ComputeDriver, AutoCloseable {
                 }
                 boolean existed = imageExists(id);
                 try (InputStream in = Files.newInputStream(image.file())) {
-                    docker.loadImageCmd(in).exec();
+                    postTar("/images/load?quiet=1", in);
                 } catch (IOException | RuntimeException e) {
                     throw error("docker load of " + what, e);
                 }
@@ -369,7 +369,8 @@ public final class DockerComputeDriver implements ComputeDriver, AutoCloseable {
                 }
             } else {
                 try (InputStream in = Files.newInputStream(image.file())) {
-                    importRootfs(in, repo, tag);
+                    postTar("/images/create?fromSrc=-&repo=" + java.net.URLEncoder.encode(repo, StandardCharsets.UTF_8)
+                            + "&tag=" + java.net.URLEncoder.encode(tag, StandardCharsets.UTF_8), in);
                 } catch (IOException | RuntimeException e) {
                     removeImageQuietly(ref);
                     throw error("docker import of " + what, e);
@@ -384,13 +385,11 @@ public final class DockerComputeDriver implements ComputeDriver, AutoCloseable {
     }
 
     /**
-     * {@code POST /images/create?fromSrc=-} through the raw transport: docker-java's CreateImageCmd sends a body
-     * dockerd 20.10 reads as truncated ("unexpected EOF"). The answer is a JSON stream whose errors come with a
-     * 200 status, so it is read to the end.
+     * Streams a tar to {@code /images/load} or {@code /images/create?fromSrc=-} through the raw transport:
+     * docker-java's commands send no tar content type (dockerd then parses an import body as a form: "unexpected
+     * EOF") and ignore the answer, a JSON stream whose errors come with a 200 status; it is read to the end here.
      */
-    private void importRootfs(InputStream in, String repo, String tag) throws IOException {
-        String path = "/images/create?fromSrc=-&repo=" + java.net.URLEncoder.encode(repo, StandardCharsets.UTF_8)
-                + "&tag=" + java.net.URLEncoder.encode(tag, StandardCharsets.UTF_8);
+    private void postTar(String path, InputStream in) throws IOException {
         var req = com.github.dockerjava.transport.DockerHttpClient.Request.builder()
                 .method(com.github.dockerjava.transport.DockerHttpClient.Request.Method.POST).path(path)
                 .putHeader("Content-Type", "application/x-tar").body(in).build();
