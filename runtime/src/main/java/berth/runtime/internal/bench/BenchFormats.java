@@ -32,11 +32,11 @@ public class BenchFormats implements Converter {
             lat.row(s.backend(), s.path(), s.operation(), Integer.toString(s.n()), Integer.toString(s.failed()),
                     BenchRunner.fmt(s.p50()), BenchRunner.fmt(s.p90()), BenchRunner.fmt(s.max()));
         }
-        Table mem = new Table("Backend", "Instances", "Cgroup_MiB_per_instance", "Host_MiB_per_instance",
-                "JVM_RSS_delta_MiB");
+        Table mem = new Table("Backend", "Instances", "Cgroup_MiB_per_instance", "Supervisor_MiB_per_instance",
+                "Host_MiB_per_instance", "JVM_RSS_delta_MiB");
         for (MemoryFigures m : r.memory()) {
             mem.row(m.backend(), Integer.toString(m.instances()), two(m.cgroupMbPerInstance()),
-                    two(m.hostMbPerInstance()), two(m.jvmRssDeltaMb()));
+                    two(m.supervisorMbPerInstance()), two(m.hostMbPerInstance()), two(m.jvmRssDeltaMb()));
         }
         return lat.render() + "\n" + mem.render() + "\nreport: " + r.folder().resolve(ReportWriter.HTML);
     }

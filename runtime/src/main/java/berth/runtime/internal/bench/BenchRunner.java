@@ -270,8 +270,11 @@ final class BenchRunner {
     private void measureMemory(String backend, ComputeDriver driver, List<Slot> slots, long availBefore,
             long rssBefore) {
         long cgroup = 0;
+        long supervisors = 0;
         int counted = 0;
+        int supervised = 0;
         int running = 0;
+        java.util.Set<Long> seen = new java.util.HashSet<>();
         for (Slot s : slots) {
             if (!s.alive || driver == null) {
                 continue;
@@ -287,17 +290,25 @@ final class BenchRunner {
                     cgroup += b;
                     counted++;
                 }
-            } catch (BerthException e) {
+                long parent = probe.parent(di.initPid());
+                long rss = parent > 1 && seen.add(parent) ? probe.rss(parent) : -1;
+                if (rss >= 0) {
+                    supervisors += rss;
+                    supervised++;
+                }
+            } catch (RuntimeException e) {
                 progress("%s: memory of %s not read: %s", backend, s.name, e.getMessage());
             }
         }
         long availAfter = probe.memAvailable();
         long rssAfter = probe.jvmRss();
         MemoryFigures m = new MemoryFigures(backend, running, counted == running && running > 0 ? cgroup : -1,
-                availBefore - availAfter, rssAfter - rssBefore);
+                supervised == running && running > 0 ? supervisors : -1, availBefore - availAfter,
+                rssAfter - rssBefore);
         data.memory(m);
-        progress("%s: memory with %d running: cgroup %s MiB/instance, host %s MiB/instance, JVM RSS %+.1f MiB",
-                backend, running, fmt(m.cgroupMbPerInstance()), fmt(m.hostMbPerInstance()), m.jvmRssDeltaMb());
+        progress("%s: memory with %d running, per instance: cgroup %s MiB, supervisor %s MiB, host %s MiB; "
+                + "JVM RSS %+.1f MiB", backend, running, fmt(m.cgroupMbPerInstance()),
+                fmt(m.supervisorMbPerInstance()), fmt(m.hostMbPerInstance()), m.jvmRssDeltaMb());
     }
 
     // ---------------------------------------------------------------- raw engine paths

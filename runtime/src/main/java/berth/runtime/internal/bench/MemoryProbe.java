@@ -51,6 +51,22 @@ final class MemoryProbe {
         return -1;
     }
 
+    /**
+     * @param pid a process
+     * @return its parent's pid, or -1
+     */
+    long parent(long pid) {
+        return field(proc.resolve(Long.toString(pid)).resolve("status"), "PPid:");
+    }
+
+    /**
+     * @param pid a process
+     * @return its resident set in bytes, -1 when unreadable
+     */
+    long rss(long pid) {
+        return kbField(proc.resolve(Long.toString(pid)).resolve("status"), "VmRSS:");
+    }
+
     /** @return MemAvailable of the host in bytes, -1 when unreadable */
     long memAvailable() {
         return kbField(proc.resolve("meminfo"), "MemAvailable:");
@@ -62,11 +78,16 @@ final class MemoryProbe {
     }
 
     private static long kbField(Path file, String key) {
+        long v = field(file, key);
+        return v < 0 ? -1 : v * 1024;
+    }
+
+    private static long field(Path file, String key) {
         try {
             for (String line : Files.readAllLines(file)) {
                 if (line.startsWith(key)) {
                     String[] f = line.substring(key.length()).trim().split("\\s+");
-                    return Long.parseLong(f[0]) * 1024;
+                    return Long.parseLong(f[0]);
                 }
             }
         } catch (IOException | RuntimeException e) {

@@ -74,10 +74,12 @@ final class ReportWriter {
 
     static String memoryCsv(List<MemoryFigures> memory) {
         StringBuilder sb = new StringBuilder("backend,instances,cgroup_bytes,cgroup_mb_per_instance,"
-                + "host_available_delta_bytes,host_mb_per_instance,jvm_rss_delta_bytes,jvm_rss_delta_mb\r\n");
+                + "supervisor_rss_bytes,supervisor_mb_per_instance,host_available_delta_bytes,host_mb_per_instance,"
+                + "jvm_rss_delta_bytes,jvm_rss_delta_mb\r\n");
         for (MemoryFigures m : memory) {
             row(sb, m.backend(), Integer.toString(m.instances()), Long.toString(m.cgroupBytes()),
-                    num(m.cgroupMbPerInstance()), Long.toString(m.hostAvailableDelta()), num(m.hostMbPerInstance()),
+                    num(m.cgroupMbPerInstance()), Long.toString(m.supervisorBytes()), num(m.supervisorMbPerInstance()),
+                    Long.toString(m.hostAvailableDelta()), num(m.hostMbPerInstance()),
                     Long.toString(m.jvmRssDelta()), num(m.jvmRssDeltaMb()));
         }
         return sb.toString();
@@ -158,13 +160,17 @@ final class ReportWriter {
         }
 
         h.append("<h2>Memory</h2>\n<p>Measured with every bench instance of the backend running, before deletion. "
-                + "cgroup: sum of the instances' cgroup memory use. host: fall of MemAvailable since before the "
-                + "first boot. JVM: growth of the runtime's resident set.</p>\n<table>\n<tr>"
+                + "cgroup: sum of the instances' cgroup memory use. supervisor: resident set of the process holding "
+                + "each container from outside (containerd-shim for Docker, the lxc monitor for LXC). host: fall of "
+                + "MemAvailable since before the first boot (everything else on the host moves it too). JVM: "
+                + "growth of the runtime's resident set.</p>\n<table>\n<tr>"
                 + "<th class=\"l\">backend</th><th>instances</th><th>cgroup MiB / instance</th>"
+                + "<th>supervisor MiB / instance</th>"
                 + "<th>host MiB / instance</th><th>JVM RSS delta MiB</th></tr>\n");
         for (MemoryFigures m : memory) {
             h.append("<tr><td class=\"l\">").append(esc(m.backend())).append("</td><td>").append(m.instances())
                     .append("</td><td>").append(mb(m.cgroupMbPerInstance())).append("</td><td>")
+                    .append(mb(m.supervisorMbPerInstance())).append("</td><td>")
                     .append(mb(m.hostMbPerInstance())).append("</td><td>").append(mb(m.jvmRssDeltaMb()))
                     .append("</td></tr>\n");
         }
@@ -231,6 +237,8 @@ final class ReportWriter {
         for (MemoryFigures m : memory) {
             bars.add(new String[] {m.backend() + " cgroup", COLOURS[0]});
             values.add(m.cgroupMbPerInstance());
+            bars.add(new String[] {m.backend() + " supervisor", COLOURS[1]});
+            values.add(m.supervisorMbPerInstance());
             bars.add(new String[] {m.backend() + " host", COLOURS[2]});
             values.add(m.hostMbPerInstance());
         }

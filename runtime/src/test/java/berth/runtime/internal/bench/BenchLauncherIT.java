@@ -101,6 +101,7 @@ class BenchLauncherIT {
                     .orElseThrow(() -> new AssertionError("no memory row for " + backend + ": " + memory));
             assertEquals("3", row.get(1), "instances measured: " + row);
             assertTrue(Long.parseLong(row.get(2)) > 0, "cgroup memory of " + backend + ": " + row);
+            assertTrue(Long.parseLong(row.get(4)) > 0, "supervisor memory of " + backend + ": " + row);
         }
         Document html = ReportWriterTest.parse(Files.readString(out.resolve(ReportWriter.HTML)));
         assertTrue(html.getElementsByTagNameNS("http://www.w3.org/2000/svg", "svg").getLength()

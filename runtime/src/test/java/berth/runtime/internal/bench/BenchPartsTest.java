@@ -49,6 +49,8 @@ class BenchPartsTest {
         write(cg.resolve("lxc.payload.x/memory.current"), "4096\n");
         write(proc.resolve("meminfo"), "MemTotal:       24000000 kB\nMemAvailable:   1000 kB\n");
         write(proc.resolve("self/status"), "Name:\tjava\nVmRSS:\t  2048 kB\n");
+        write(proc.resolve("11/status"), "Name:\tdocker-init\nPPid:\t10\nVmRSS:\t  8 kB\n");
+        write(proc.resolve("10/status"), "Name:\tcontainerd-shim\nPPid:\t1\nVmRSS:\t  7000 kB\n");
         MemoryProbe p = new MemoryProbe(proc, cg);
         assertEquals(1048576, p.cgroupBytes(11));
         assertEquals(4096, p.cgroupBytes(12));
@@ -56,6 +58,9 @@ class BenchPartsTest {
         assertEquals(-1, p.cgroupBytes(0));
         assertEquals(1000 * 1024, p.memAvailable());
         assertEquals(2048 * 1024, p.jvmRss());
+        assertEquals(10, p.parent(11));
+        assertEquals(7000 * 1024, p.rss(10));
+        assertEquals(-1, p.rss(99));
     }
 
     @Test

@@ -40,8 +40,8 @@ class ReportWriterTest {
         d.failed("lxc", "berth", "stop", 1, "engine said \"no\", then\nleft <b>&amp;</b>");
         d.ok("lxc", "berth", "stop", 2, 30);
         d.ok("<svg>", "berth", "a&b", 1, 1);
-        d.memory(new MemoryFigures("docker", 10, 10L << 20, 40L << 20, 3L << 20));
-        d.memory(new MemoryFigures("lxc", 10, -1, -(1L << 20), 0));
+        d.memory(new MemoryFigures("docker", 10, 10L << 20, 20L << 20, 40L << 20, 3L << 20));
+        d.memory(new MemoryFigures("lxc", 10, -1, -1, -(1L << 20), 0));
         return d;
     }
 
@@ -108,7 +108,9 @@ class ReportWriterTest {
         assertEquals(3, memory.size());
         assertEquals("docker", memory.get(1).get(0));
         assertEquals("1.000", memory.get(1).get(3), "10 MiB over 10 instances");
-        assertEquals("4.000", memory.get(1).get(5));
+        assertEquals(10, memory.get(0).size());
+        assertEquals("2.000", memory.get(1).get(5), "supervisor");
+        assertEquals("4.000", memory.get(1).get(7), "host");
         assertEquals("", memory.get(2).get(3), "unreadable cgroup is empty, not a number");
     }
 
