@@ -965,6 +965,8 @@ public final class DockerComputeDriver implements ComputeDriver, AutoCloseable {
             findContainer(ct.getId()).map(r -> remember(r, seq)).ifPresent(c -> seen.add(c.uuid));
         }
         cache.entrySet().removeIf(e -> !seen.contains(e.getKey()) && e.getValue().seq < seq);
+        // marks of containers removed while no driver watched (docker rm by hand) would never be cleared
+        marks.retainOnly(seen, cache.keySet());
     }
 
     private void followEvents() {
