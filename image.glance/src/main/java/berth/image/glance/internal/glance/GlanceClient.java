@@ -43,6 +43,15 @@ final class GlanceClient {
     private final ObjectMapper json;
     private final Watchdog watchdog;
 
+    /** An image body that could not be received in full; its message is complete and goes to the user as is. */
+    static final class BodyFailure extends IOException {
+        private static final long serialVersionUID = 1L;
+
+        BodyFailure(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+
     /** One page of a listing. @param images the images @param next Glance's next link, or null at the end */
     record Page(List<JsonNode> images, String next) {
     }
@@ -181,6 +190,29 @@ final class GlanceClient {
         throw new EngineException("glance '" + settings.name() + "' answered HTTP " + r.statusCode() + " to " + what);
     }
 
+    /**
+     * {@code GET /v2/images/{id}/file} with the body handed to {@code subscriber} (made when the answer is 200);
+     * returns once all data arrived.
+     */
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    void downloadInto(String id, java.util.function.Supplier<HttpResponse.BodySubscriber<Void>> subscriber) {
+        String path = "/v2/images/" + pathSegment(id) + "/file";
+        String what = "download image " + id;
+        HttpResponse.BodyHandler<Object> handler = info -> info.statusCode() == 200
+                ? (HttpResponse.BodySubscriber) subscriber.get()
+                : (HttpResponse.BodySubscriber) HttpResponse.BodySubscribers.ofByteArray();
+        HttpResponse<Object> r = send(what, s -> builder(s, path).header("Accept", "application/octet-stream")
+                .GET().build(), handler, true);
+        if (r.statusCode() == 200) {
+            return;
+        }
+        if (r.statusCode() == 204) {
+            throw new EngineException("glance '" + settings.name() + "' has no data for image " + id);
+        }
+        check(r.statusCode(), (byte[]) r.body(), what, id);
+        throw new EngineException("glance '" + settings.name() + "' answered HTTP " + r.statusCode() + " to " + what);
+    }
+
     void delete(String id) {
         String path = "/v2/images/" + pathSegment(id);
         HttpResponse<byte[]> r = send("delete image " + id, s -> builder(s, path).DELETE().build(),
@@ -267,6 +299,11 @@ final class GlanceClient {
         try {
             return http.send(request, handler);
         } catch (IOException e) {
+            for (Throwable t = e; t != null; t = t.getCause()) {
+                if (t instanceof BodyFailure f) {
+                    throw new EngineException(f.getMessage());
+                }
+            }
             throw new EngineException("glance '" + settings.name() + "' at " + session.endpoint() + " failed to "
                     + what + ": " + describe(e, settings));
         } catch (InterruptedException e) {

@@ -326,7 +326,12 @@ public class GlanceImageSource implements ImageSource {
             throw new ConflictException("image " + imageId + " in glance '" + name() + "' is " + info.status()
                     + ", not active");
         }
-        return cache.acquire(info, holder, () -> openWatched(info), () -> confirmUnchanged(info), progress);
+        String what = "image " + info.id() + " from glance '" + name() + "'";
+        return cache.acquire(info, what, holder, sink -> client.downloadInto(info.id(), () -> {
+            SinkSubscriber s = new SinkSubscriber(sink, what, info.size());
+            s.watch(watchdog.watch(settings.stallTimeout(), s::stall));
+            return s;
+        }), () -> confirmUnchanged(info), progress);
     }
 
     @Override

@@ -41,9 +41,9 @@ final class ImageCache {
     private static final int BUFFER = 1 << 20;
     private static final int BUFFERS = 8;
 
-    /** Opens the stream of an image's bytes. */
+    /** Delivers an image's bytes, in order, to the sink; returns when all arrived, throws if they did not. */
     interface Fetch {
-        WatchedInputStream open();
+        void into(SinkSubscriber.Sink sink);
     }
 
     /** Checks, after a verified download, that the image is still there to be used; throws if not. */
@@ -106,7 +106,8 @@ final class ImageCache {
      * @return the verified local copy of {@code info}, downloaded first if needed, held for {@code holder}
      * @throws EngineException when the download fails or does not verify (nothing is left behind)
      */
-    LocalImage acquire(ImageInfo info, String holder, Fetch fetch, Confirm confirm, ProgressListener progress) {
+    LocalImage acquire(ImageInfo info, String what, String holder, Fetch fetch, Confirm confirm,
+            ProgressListener progress) {
         String key = key(info);
         Object lock = keyLocks.computeIfAbsent(key, k -> new Object());
         synchronized (lock) {
@@ -134,7 +135,7 @@ final class ImageCache {
                 }
                 makeRoom(Math.max(0, info.size()));
             }
-            Entry fresh = download(info, key, fetch, confirm, progress);
+            Entry fresh = download(info, what, key, fetch, confirm, progress);
             synchronized (this) {
                 fresh.holders.addAll(carried);
                 fresh.holders.add(holder);
@@ -183,7 +184,8 @@ final class ImageCache {
 
     // --------------------------------------------------------------------------------------------- internals
 
-    private Entry download(ImageInfo info, String key, Fetch fetch, Confirm confirm, ProgressListener progress) {
+    private Entry download(ImageInfo info, String source, String key, Fetch fetch, Confirm confirm,
+            ProgressListener progress) {
         Path tmp;
         try {
             tmp = Files.createTempFile(dir, ".part-" + key + "-", ".tmp");
@@ -196,29 +198,14 @@ final class ImageCache {
             long t0 = System.nanoTime();
             String what = "download " + (info.name() != null ? info.name() : info.id());
             Progress p = new Progress(progress, what, info.size());
-            try (WatchedInputStream in = fetch.open();
-                    FileChannel out = FileChannel.open(tmp, StandardOpenOption.WRITE);
+            try (FileChannel out = FileChannel.open(tmp, StandardOpenOption.WRITE);
                     DigestPipeline digests = new DigestPipeline(info.hashAlgo(), true, BUFFERS, BUFFER)) {
-                long total = 0;
-                while (true) {
-                    DigestPipeline.Chunk c = digests.next();
-                    int n = in.readNBytes(c.buf, 0, c.buf.length);
-                    if (n > 0) {
-                        ByteBuffer bb = ByteBuffer.wrap(c.buf, 0, n);
-                        while (bb.hasRemaining()) {
-                            out.write(bb);
-                        }
-                        total += n;
-                        p.update(total);
-                    }
-                    digests.submit(c, n);
-                    if (n < c.buf.length) {
-                        break;
-                    }
-                }
+                ChunkSink sink = new ChunkSink(out, digests, p);
+                fetch.into(sink);
+                sink.flush();
                 result = digests.finish();
-                ImageDigests.verify(in.what(), info, result);
-                p.done(total);
+                ImageDigests.verify(source, info, result);
+                p.done(result.size());
             } catch (IOException e) {
                 throw new EngineException(e.getMessage() != null && e.getMessage().startsWith("image ")
                         ? e.getMessage() : "download of image " + info.id() + " failed: " + e.getMessage());
@@ -369,6 +356,55 @@ final class ImageCache {
 
     private Path meta(String key) {
         return dir.resolve(key + ".json");
+    }
+
+    /**
+     * Packs arriving data into the pipeline's buffers: each full buffer is written to the file and handed to the
+     * digests. Called by one thread at a time (HttpClient's, in order), then flushed by the downloading thread.
+     */
+    private static final class ChunkSink implements SinkSubscriber.Sink {
+        private final FileChannel out;
+        private final DigestPipeline digests;
+        private final Progress progress;
+        private DigestPipeline.Chunk current;
+        private int pos;
+        private long total;
+
+        ChunkSink(FileChannel out, DigestPipeline digests, Progress progress) {
+            this.out = out;
+            this.digests = digests;
+            this.progress = progress;
+        }
+
+        @Override
+        public void accept(ByteBuffer data) throws IOException, InterruptedException {
+            while (data.hasRemaining()) {
+                if (current == null) {
+                    current = digests.next();
+                    pos = 0;
+                }
+                int n = Math.min(data.remaining(), current.buf.length - pos);
+                data.get(current.buf, pos, n);
+                pos += n;
+                total += n;
+                if (pos == current.buf.length) {
+                    flush();
+                }
+            }
+            progress.update(total);
+        }
+
+        void flush() throws IOException {
+            if (current == null) {
+                return;
+            }
+            ByteBuffer bb = ByteBuffer.wrap(current.buf, 0, pos);
+            while (bb.hasRemaining()) {
+                out.write(bb);
+            }
+            digests.submit(current, pos);
+            current = null;
+        }
     }
 
     /** Rate-limited progress reports, so a fast download does not flood the listener. */

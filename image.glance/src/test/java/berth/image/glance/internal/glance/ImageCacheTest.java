@@ -12,16 +12,14 @@ import berth.driver.api.EngineException;
 import berth.driver.api.ImageInfo;
 import berth.driver.api.spi.LocalImage;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.ByteArrayInputStream;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
-import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -30,13 +28,7 @@ class ImageCacheTest {
     @TempDir
     Path dir;
 
-    private final Watchdog watchdog = new Watchdog("test");
     private final AtomicInteger fetches = new AtomicInteger();
-
-    @AfterEach
-    void close() {
-        watchdog.close();
-    }
 
     private static ImageInfo info(String id, byte[] data) throws Exception {
         return new ImageInfo(id, id, "t", ContainerFormat.BARE, DiskFormat.RAW, data.length,
@@ -44,11 +36,17 @@ class ImageCacheTest {
                 null);
     }
 
+    /** Feeds {@code served} to the cache in 16 KB pieces, as HttpClient would. */
     private ImageCache.Fetch fetch(ImageInfo info, byte[] served) {
-        return () -> {
+        return sink -> {
             fetches.incrementAndGet();
-            return new WatchedInputStream(new ByteArrayInputStream(served), "image " + info.id(), info.size(),
-                    watchdog.watch(Duration.ofSeconds(5), () -> { }));
+            try {
+                for (int off = 0; off < served.length; off += 16384) {
+                    sink.accept(ByteBuffer.wrap(served, off, Math.min(16384, served.length - off)));
+                }
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
         };
     }
 
@@ -60,12 +58,12 @@ class ImageCacheTest {
     void verifiedBytesAreCachedAndSurviveARestart() throws Exception {
         byte[] data = TestImages.bytes(3_000_000, 1);
         ImageInfo info = info("img-1", data);
-        LocalImage a = cache(1 << 30).acquire(info, "vm1", fetch(info, data), () -> { }, null);
+        LocalImage a = cache(1 << 30).acquire(info, "image " + info.id(), "vm1", fetch(info, data), () -> { }, null);
         assertArrayEquals(data, Files.readAllBytes(a.file()));
         assertEquals(TestImages.hex("SHA-256", data), a.sha256());
 
         ImageCache restarted = cache(1 << 30);
-        LocalImage b = restarted.acquire(info, "vm2", fetch(info, data), () -> { }, null);
+        LocalImage b = restarted.acquire(info, "image " + info.id(), "vm2", fetch(info, data), () -> { }, null);
         assertEquals(1, fetches.get(), "found on disk, checked, not downloaded again");
         assertEquals(a.file(), b.file());
         assertEquals(Set.of("vm1", "vm2"), restarted.holders("img-1"));
@@ -75,13 +73,13 @@ class ImageCacheTest {
     void aFileDamagedOnDiskIsDownloadedAgainAfterARestart() throws Exception {
         byte[] data = TestImages.bytes(500_000, 2);
         ImageInfo info = info("img-2", data);
-        LocalImage a = cache(1 << 30).acquire(info, "vm1", fetch(info, data), () -> { }, null);
+        LocalImage a = cache(1 << 30).acquire(info, "image " + info.id(), "vm1", fetch(info, data), () -> { }, null);
         byte[] damaged = data.clone();
         damaged[1234] ^= 1;
         Files.write(a.file(), damaged);
 
         ImageCache restarted = cache(1 << 30);
-        LocalImage b = restarted.acquire(info, "vm2", fetch(info, data), () -> { }, null);
+        LocalImage b = restarted.acquire(info, "image " + info.id(), "vm2", fetch(info, data), () -> { }, null);
         assertEquals(2, fetches.get());
         assertArrayEquals(data, Files.readAllBytes(b.file()));
         assertEquals(Set.of("vm1", "vm2"), restarted.holders("img-2"), "holders carried over");
@@ -95,13 +93,13 @@ class ImageCacheTest {
         wrong[7] ^= 1;
         ImageCache cache = cache(1 << 30);
         EngineException e = assertThrows(EngineException.class,
-                () -> cache.acquire(info, "vm", fetch(info, wrong), () -> { }, null));
+                () -> cache.acquire(info, "image " + info.id(), "vm", fetch(info, wrong), () -> { }, null));
         assertTrue(e.getMessage().contains("does not match its checksum"), e.getMessage());
         byte[] shortData = java.util.Arrays.copyOf(data, 1000);
         e = assertThrows(EngineException.class,
-                () -> cache.acquire(info, "vm", fetch(info, shortData), () -> { }, null));
+                () -> cache.acquire(info, "image " + info.id(), "vm", fetch(info, shortData), () -> { }, null));
         assertTrue(e.getMessage().contains("is short: got 1000 of 200000 bytes"), e.getMessage());
-        e = assertThrows(EngineException.class, () -> cache.acquire(info, "vm", fetch(info, data),
+        e = assertThrows(EngineException.class, () -> cache.acquire(info, "image " + info.id(), "vm", fetch(info, data),
                 () -> {
                     throw new EngineException("gone meanwhile");
                 }, null));
@@ -125,7 +123,7 @@ class ImageCacheTest {
         for (int i = 0; i < 4; i++) {
             byte[] data = TestImages.bytes(1_000_000, 10 + i);
             ImageInfo info = info("img-lru-" + i, data);
-            l[i] = cache.acquire(info, "h", fetch(info, data), () -> { }, null);
+            l[i] = cache.acquire(info, "image " + info.id(), "h", fetch(info, data), () -> { }, null);
             if (i > 0) {
                 cache.release(info.id(), "h");
             }
