@@ -24,6 +24,8 @@ import org.osgi.framework.Bundle;
  * tool should, so the deployer never reads half a jar.
  */
 final class Builds {
+    private static final String EXTRA = "META-INF/berth-build.txt";
+
     private Builds() {
     }
 
@@ -41,7 +43,8 @@ final class Builds {
             List<URL> urls = e == null ? List.of() : new ArrayList<>(Collections.list(e));
             for (URL u : urls) {
                 String path = u.getPath().startsWith("/") ? u.getPath().substring(1) : u.getPath();
-                if (path.isEmpty() || path.equalsIgnoreCase("META-INF/MANIFEST.MF") || path.equals("META-INF/")) {
+                if (path.isEmpty() || path.equalsIgnoreCase("META-INF/MANIFEST.MF") || path.equals("META-INF/")
+                        || extraEntry != null && path.equals(EXTRA)) {
                     continue;
                 }
                 jar.putNextEntry(new JarEntry(path));
@@ -53,7 +56,7 @@ final class Builds {
                 jar.closeEntry();
             }
             if (extraEntry != null) {
-                jar.putNextEntry(new JarEntry("META-INF/berth-build.txt"));
+                jar.putNextEntry(new JarEntry(EXTRA));
                 jar.write(extraEntry.getBytes(java.nio.charset.StandardCharsets.UTF_8));
                 jar.closeEntry();
             }

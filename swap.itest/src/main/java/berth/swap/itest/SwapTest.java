@@ -213,7 +213,7 @@ class SwapTest {
         System.out.println(deployments);
         String line = line(deployments, "berth.driver.docker-next.jar");
         assertTrue(line.contains("SWITCHED"), deployments);
-        times.put("deployer switch (start new -> old uninstalled), from berth:deployments",
+        times.put("deployer switch, docker (start new -> old uninstalled, as berth.deployments reports)",
                 column(deployments, line, "Switch_ms") + " ms");
 
         Bundle now = dockerBundle();
@@ -284,6 +284,104 @@ class SwapTest {
                 "earlier refusals stay visible");
     }
 
+    // ---------------------------------------------------------------- same version, other content; LXC; network
+
+    @Test
+    @Order(5)
+    void aRebuildOfTheSameVersionSwitchesToo() throws Exception {
+        requireInstances();
+        Bundle serving = dockerBundle();
+        String container = dockerName(dockerVm);
+        String before = Engines.dockerState(container);
+        Path made = Builds.rebuild(serving, deployDir.resolveSibling("deploy-staging"),
+                "berth.driver.docker-rebuild.jar", a -> a.putValue("Berth-Rebuild", "same version, other content"),
+                "rebuild of " + serving.getVersion() + "\n");
+        Files.move(made, deployDir.resolve(made.getFileName()), java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        String line = awaitDeployment("berth.driver.docker-rebuild.jar");
+        System.out.println(line);
+        assertTrue(line.contains("SWITCHED"), "bsnversion=multiple lets both builds of " + serving.getVersion()
+                + " sit side by side: " + line);
+        await("the old build uninstalled", () -> serving.getState() == Bundle.UNINSTALLED ? Boolean.TRUE : null);
+        Bundle now = dockerBundle();
+        assertEquals(serving.getVersion(), now.getVersion());
+        assertEquals("same version, other content", now.getHeaders().get("Berth-Rebuild"));
+        assertEquals(before, Engines.dockerState(container), "the container kept running");
+        awaitBackend("docker", true);
+        assertEquals("ok", compute.exec(dockerVm.uuid(), List.of("echo", "ok"), Map.of(), Duration.ofSeconds(10))
+                .stdout().trim());
+    }
+
+    @Test
+    @Order(6)
+    void aNewLxcBuildTakesOverTheRunningLxcContainer() throws Exception {
+        requireInstances();
+        Bundle old = bundle("berth.driver.lxc");
+        Version v = old.getVersion();
+        Version next = new Version(v.getMajor(), v.getMinor(), v.getMicro() + 1, "swaptest");
+        String name = "berth-" + lxcVm.uuid();
+        String before = Engines.lxcState(lxcpath.toString(), name);
+        assertTrue(before.contains("RUNNING"), before);
+        Path made = Builds.rebuild(old, deployDir.resolveSibling("deploy-staging"), "berth.driver.lxc-next.jar",
+                a -> a.putValue("Bundle-Version", next.toString()), "swap test build " + next + "\n");
+        long t0 = System.nanoTime();
+        Files.move(made, deployDir.resolve(made.getFileName()), java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        await("nova:backends shows lxc " + next, () -> status("lxc")
+                .filter(s -> s.present() && next.toString().equals(s.bundleVersion())).orElse(null));
+        await("the old lxc build uninstalled", () -> old.getState() == Bundle.UNINSTALLED ? Boolean.TRUE : null);
+        times.put("new lxc build dropped -> nova:backends shows it, old uninstalled", ms(t0, System.nanoTime()));
+        String line = awaitDeployment("berth.driver.lxc-next.jar");
+        System.out.println(line);
+        assertTrue(line.contains("SWITCHED"), line);
+        assertEquals(before, Engines.lxcState(lxcpath.toString(), name), "the LXC container kept running");
+        assertEquals("lxc-new", compute.exec(lxcVm.uuid(), List.of("echo", "lxc-new"), Map.of(),
+                Duration.ofSeconds(10)).stdout().trim());
+        Instance s = compute.stop(lxcVm.uuid(), Duration.ofSeconds(2));
+        assertEquals(PowerState.SHUTDOWN, s.powerState());
+        assertTrue(Engines.lxcState(lxcpath.toString(), name).contains("STOPPED"),
+                Engines.lxcState(lxcpath.toString(), name));
+        lxcVm = compute.start(lxcVm.uuid());
+        assertEquals(PowerState.RUNNING, lxcVm.powerState());
+    }
+
+    @Test
+    @Order(7)
+    void aNewNetworkBuildIsHandedOverKeepingAddressesAndFirewallRules() throws Exception {
+        requireInstances();
+        String bridge = ctx.getProperty("berth.network.default.bridge");
+        Instance netVm = bootOn("swap-net", "docker", List.of("default"));
+        assertEquals(1, netVm.vifs().size(), "one VIF: " + netVm.vifs());
+        String firstAddress = netVm.vifs().get(0).address();
+        boolean firewall = Engines.run(20, "iptables", "-w", "5", "-n", "-L", "DOCKER-USER").code() == 0;
+        if (firewall) {
+            assertTrue(ruleFor(bridge), "DOCKER-USER rule for " + bridge + " before the switch");
+        }
+        Bundle old = bundle("berth.network.bridge");
+        Version v = old.getVersion();
+        Version next = new Version(v.getMajor(), v.getMinor(), v.getMicro() + 1, "swaptest");
+        Path made = Builds.rebuild(old, deployDir.resolveSibling("deploy-staging"), "berth.network.bridge-next.jar",
+                a -> a.putValue("Bundle-Version", next.toString()), "swap test build " + next + "\n");
+        long t0 = System.nanoTime();
+        Files.move(made, deployDir.resolve(made.getFileName()), java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        String line = awaitDeployment("berth.network.bridge-next.jar");
+        times.put("new network build dropped -> handed over", ms(t0, System.nanoTime()));
+        System.out.println(line);
+        assertTrue(line.contains("SWITCHED") && line.contains("handed over"), line);
+        assertEquals(next, bundle("berth.network.bridge").getVersion());
+        if (firewall) {
+            assertTrue(ruleFor(bridge), "DOCKER-USER rule for " + bridge + " after the switch");
+        }
+        Instance second = bootOn("swap-net2", "docker", List.of("default"));
+        assertEquals(1, second.vifs().size());
+        assertNotEquals(firstAddress, second.vifs().get(0).address(), "the new build knows the old allocations");
+        assertEquals(firstAddress, compute.show(netVm.uuid()).vifs().get(0).address());
+        assertTrue(Engines.dockerState(dockerName(netVm)).startsWith("true "));
+    }
+
+    private static boolean ruleFor(String bridge) {
+        Engines.Result r = Engines.run(20, "iptables", "-w", "5", "-S", "DOCKER-USER");
+        return r.code() == 0 && r.out().contains("-i " + bridge + " -o " + bridge);
+    }
+
     private void assertServingUnchanged(Bundle serving) {
         assertEquals(Bundle.ACTIVE, serving.getState(), "the running build keeps running");
         assertEquals(serving, dockerBundle(), "and is the only docker build installed");
@@ -304,7 +402,11 @@ class SwapTest {
     }
 
     private Instance boot(String name, String backend) {
-        Instance i = compute.boot(new BootRequest(name, "busybox", "c1.nano", backend, List.of(), List.of(),
+        return bootOn(name, backend, List.of());
+    }
+
+    private Instance bootOn(String name, String backend, List<String> networks) {
+        Instance i = compute.boot(new BootRequest(name, "busybox", "c1.nano", backend, networks, List.of(),
                 Map.of(), List.of()), ProgressListener.NONE);
         created.add(i.uuid());
         assertEquals(VmState.ACTIVE, i.vmState(), name + ": " + i.fault());
@@ -316,13 +418,17 @@ class SwapTest {
     }
 
     private Bundle dockerBundle() {
+        return bundle(DOCKER_BSN);
+    }
+
+    private Bundle bundle(String bsn) {
         List<Bundle> found = new ArrayList<>();
         for (Bundle b : ctx.getBundles()) {
-            if (DOCKER_BSN.equals(b.getSymbolicName()) && b.getState() != Bundle.UNINSTALLED) {
+            if (bsn.equals(b.getSymbolicName()) && b.getState() != Bundle.UNINSTALLED) {
                 found.add(b);
             }
         }
-        assertEquals(1, found.size(), "docker bundles installed: " + found);
+        assertEquals(1, found.size(), bsn + " bundles installed: " + found);
         return found.get(0);
     }
 

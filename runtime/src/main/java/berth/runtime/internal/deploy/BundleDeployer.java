@@ -58,6 +58,9 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
  * with the same {@code berth.image.source}, a {@code NetworkProvider}). Only then is the old build stopped and
  * uninstalled. A build that does not resolve, does not start or does not serve in time is uninstalled again and
  * the old one keeps serving; the reason goes to the log and to {@link #current()} ({@code berth:deployments}).
+ * A bundle providing a {@code NetworkProvider} cannot overlap (its VIF store is locked by one owner and its
+ * firewall rules are revoked when it closes): it hands over instead, the old build stopped first and started
+ * again if the new one does not serve in time.
  *
  * <p>Jars are polled, not watched: a WatchService misses changes on some file systems and a poll every second
  * costs one directory listing. A jar is taken once its size and time stamp held still for one poll (or it is
@@ -79,6 +82,9 @@ public final class BundleDeployer implements Deployments {
     /** The Berth services that prove a build serves, with the property that tells instances of each apart. */
     static final Map<String, String> SERVING = Map.of(DRIVER, "berth.backend", IMAGES, "berth.image.source",
             NETWORK, "");
+
+    /** Services whose providers cannot run twice at once: their bundles hand over instead of overlapping. */
+    static final Set<String> HANDOVER = Set.of(NETWORK);
 
     private static final System.Logger LOG = System.getLogger(BundleDeployer.class.getName());
     private static final int HISTORY = 100;
@@ -353,36 +359,35 @@ public final class BundleDeployer implements Deployments {
         for (Bundle old : olds) {
             expected.addAll(serving(old));
         }
+        // A network provider owns single-writer state (the VIF store's lock, firewall rules it revokes on close):
+        // two builds cannot run side by side, so the old one hands over and comes back if the new one fails.
+        boolean handover = expected.stream().anyMatch(e -> HANDOVER.contains(e.objectClass()));
         long t0 = System.nanoTime();
-        try {
-            neu.start();
-        } catch (BundleException | RuntimeException e) {
-            discard(neu);
-            return fail(name, bsn, version, hash, olds, "does not start: " + oneLine(e.getMessage()));
-        }
-        long deadline = t0 + serveTimeout.toNanos();
-        Set<Expect> missing = new LinkedHashSet<>(expected);
-        while (true) {
-            if (neu.getState() == Bundle.ACTIVE) {
-                missing.removeAll(serving(neu));
-                if (missing.isEmpty()) {
-                    break;
+        if (handover) {
+            for (Bundle old : olds) {
+                try {
+                    old.stop(Bundle.STOP_TRANSIENT);
+                } catch (BundleException | RuntimeException e) {
+                    LOG.log(Level.WARNING, "cannot stop {0} for the handover: {1}", describe(old), e.getMessage());
                 }
             }
-            if (System.nanoTime() - deadline > 0) {
-                String what = neu.getState() == Bundle.ACTIVE
-                        ? "registered no " + String.join(", ", missing.stream().map(Expect::describe).toList())
-                        : "did not become active";
-                discard(neu);
-                return fail(name, bsn, version, hash, olds, what + " within " + serveTimeout.toSeconds() + " s");
+        }
+        String problem = startAndAwait(neu, expected);
+        if (problem != null) {
+            discard(neu);
+            if (handover) {
+                List<String> back = new ArrayList<>();
+                for (Bundle old : olds) {
+                    try {
+                        old.start(Bundle.START_TRANSIENT);
+                        back.add(describe(old));
+                    } catch (BundleException | RuntimeException e) {
+                        problem += "; restarting " + describe(old) + " failed: " + oneLine(e.getMessage());
+                    }
+                }
+                problem += back.isEmpty() ? "" : "; handed back to the previous build";
             }
-            try {
-                Thread.sleep(20);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                discard(neu);
-                return fail(name, bsn, version, hash, olds, "interrupted while waiting for it to serve");
-            }
+            return fail(name, bsn, version, hash, olds, problem);
         }
         List<String> replaced = new ArrayList<>();
         List<String> problems = new ArrayList<>();
@@ -401,13 +406,45 @@ public final class BundleDeployer implements Deployments {
         }
         refresh(olds);
         long ms = (System.nanoTime() - t0) / 1_000_000;
-        String reason = "serves " + (expected.isEmpty() ? "(the old build registered no Berth service)"
-                : String.join(", ", expected.stream().map(Expect::describe).toList()))
+        String reason = (handover ? "handed over; " : "") + "serves "
+                + (expected.isEmpty() ? "(the old build registered no Berth service)"
+                        : String.join(", ", expected.stream().map(Expect::describe).toList()))
                 + (problems.isEmpty() ? "" : "; " + String.join("; ", problems));
         LOG.log(Level.INFO, "switched {0} to {1} (bundle {2}) in {3} ms, replacing {4}", bsn, version,
                 neu.getBundleId(), ms, String.join(", ", replaced));
         return record(new Deployment(name, bsn, version, hash, State.SWITCHED, neu.getBundleId(),
                 String.join(", ", replaced), ms, reason, Instant.now()));
+    }
+
+    /** @return null once {@code neu} is active and registers every expected service, else why not */
+    private String startAndAwait(Bundle neu, Set<Expect> expected) {
+        long t0 = System.nanoTime();
+        try {
+            neu.start();
+        } catch (BundleException | RuntimeException e) {
+            return "does not start: " + oneLine(e.getMessage());
+        }
+        long deadline = t0 + serveTimeout.toNanos();
+        Set<Expect> missing = new LinkedHashSet<>(expected);
+        while (true) {
+            if (neu.getState() == Bundle.ACTIVE) {
+                missing.removeAll(serving(neu));
+                if (missing.isEmpty()) {
+                    return null;
+                }
+            }
+            if (System.nanoTime() - deadline > 0) {
+                return (neu.getState() == Bundle.ACTIVE
+                        ? "registered no " + String.join(", ", missing.stream().map(Expect::describe).toList())
+                        : "did not become active") + " within " + serveTimeout.toSeconds() + " s";
+            }
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return "interrupted while waiting for it to serve";
+            }
+        }
     }
 
     /** The Berth services {@code b} registers now. */
