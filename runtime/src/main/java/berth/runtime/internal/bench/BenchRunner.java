@@ -291,7 +291,7 @@ final class BenchRunner {
                     counted++;
                 }
                 long parent = probe.parent(di.initPid());
-                long rss = parent > 1 && seen.add(parent) ? probe.rss(parent) : -1;
+                long rss = parent > 1 && seen.add(parent) ? probe.pss(parent) : -1;
                 if (rss >= 0) {
                     supervisors += rss;
                     supervised++;

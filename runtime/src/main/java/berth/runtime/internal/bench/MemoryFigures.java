@@ -7,7 +7,7 @@ package berth.runtime.internal.bench;
  * @param instances          instances running when measured
  * @param cgroupBytes        sum of the instances' cgroup memory use ({@code memory.usage_in_bytes}, or
  *                           {@code memory.current} on cgroup v2), -1 when unreadable
- * @param supervisorBytes    resident set of the processes that hold each container's init from the outside (the
+ * @param supervisorBytes    proportional set size of the processes that hold each container's init from outside (the
  *                           parent of init: containerd-shim for Docker, the {@code lxc monitor} for LXC), summed;
  *                           memory the engine spends per instance that no container cgroup shows; -1 when unreadable
  * @param hostAvailableDelta fall of the host's MemAvailable from before the first boot, bytes (negative: it rose)
@@ -21,7 +21,7 @@ public record MemoryFigures(String backend, int instances, long cgroupBytes, lon
         return instances == 0 || cgroupBytes < 0 ? Double.NaN : cgroupBytes / 1048576.0 / instances;
     }
 
-    /** @return supervisor (shim or monitor) resident set per instance in MiB, {@code NaN} when unknown */
+    /** @return supervisor (shim or monitor) memory (PSS) per instance in MiB, {@code NaN} when unknown */
     public double supervisorMbPerInstance() {
         return instances == 0 || supervisorBytes < 0 ? Double.NaN : supervisorBytes / 1048576.0 / instances;
     }

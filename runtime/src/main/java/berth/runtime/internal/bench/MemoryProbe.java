@@ -67,6 +67,17 @@ final class MemoryProbe {
         return kbField(proc.resolve(Long.toString(pid)).resolve("status"), "VmRSS:");
     }
 
+    /**
+     * @param pid a process
+     * @return its proportional set size in bytes (shared pages divided among the processes sharing them, so
+     *         a sum over many shims counts their common text once), or its resident set when the kernel has no
+     *         {@code smaps_rollup}; -1 when unreadable
+     */
+    long pss(long pid) {
+        long pss = kbField(proc.resolve(Long.toString(pid)).resolve("smaps_rollup"), "Pss:");
+        return pss >= 0 ? pss : rss(pid);
+    }
+
     /** @return MemAvailable of the host in bytes, -1 when unreadable */
     long memAvailable() {
         return kbField(proc.resolve("meminfo"), "MemAvailable:");

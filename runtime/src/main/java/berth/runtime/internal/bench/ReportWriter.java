@@ -74,7 +74,7 @@ final class ReportWriter {
 
     static String memoryCsv(List<MemoryFigures> memory) {
         StringBuilder sb = new StringBuilder("backend,instances,cgroup_bytes,cgroup_mb_per_instance,"
-                + "supervisor_rss_bytes,supervisor_mb_per_instance,host_available_delta_bytes,host_mb_per_instance,"
+                + "supervisor_pss_bytes,supervisor_mb_per_instance,host_available_delta_bytes,host_mb_per_instance,"
                 + "jvm_rss_delta_bytes,jvm_rss_delta_mb\r\n");
         for (MemoryFigures m : memory) {
             row(sb, m.backend(), Integer.toString(m.instances()), Long.toString(m.cgroupBytes()),
@@ -160,8 +160,8 @@ final class ReportWriter {
         }
 
         h.append("<h2>Memory</h2>\n<p>Measured with every bench instance of the backend running, before deletion. "
-                + "cgroup: sum of the instances' cgroup memory use. supervisor: resident set of the process holding "
-                + "each container from outside (containerd-shim for Docker, the lxc monitor for LXC). host: fall of "
+                + "cgroup: sum of the instances' cgroup memory use. supervisor: proportional set size of the process "
+                + "holding each container from outside (containerd-shim for Docker, the lxc monitor for LXC). host: fall of "
                 + "MemAvailable since before the first boot (everything else on the host moves it too). JVM: "
                 + "growth of the runtime's resident set.</p>\n<table>\n<tr>"
                 + "<th class=\"l\">backend</th><th>instances</th><th>cgroup MiB / instance</th>"

@@ -61,6 +61,9 @@ class BenchPartsTest {
         assertEquals(10, p.parent(11));
         assertEquals(7000 * 1024, p.rss(10));
         assertEquals(-1, p.rss(99));
+        assertEquals(7000 * 1024, p.pss(10), "no smaps_rollup: the resident set");
+        write(proc.resolve("10/smaps_rollup"), "00400000-7ffd [rollup]\nRss:  7000 kB\nPss:  1500 kB\n");
+        assertEquals(1500 * 1024, p.pss(10));
     }
 
     @Test
