@@ -81,6 +81,7 @@ public final class LxcComputeDriver implements ComputeDriver {
     private static final Duration START_TIMEOUT = Duration.ofSeconds(30);
     private static final Duration KILL_WAIT = Duration.ofSeconds(10);
     private static final Duration FREEZE_WAIT = Duration.ofSeconds(10);
+    private static final Duration READY_WAIT = Duration.ofSeconds(5);
     private static final long DEFAULT_SLEEP = 2147483647L;
 
     private final Liblxc lxc;
@@ -407,6 +408,7 @@ public final class LxcComputeDriver implements ComputeDriver {
         Path dir = dir(uuid);
         try {
             Files.deleteIfExists(dir.resolve("run").resolve("exit"));
+            Files.deleteIfExists(dir.resolve("run").resolve("ready"));
             deleteMarker(dir, SUSPENDED);
             start(uuid, dir);
             // Cleared only once the start worked: a crash in between still reads as a requested stop.
@@ -441,6 +443,9 @@ public final class LxcComputeDriver implements ComputeDriver {
             if (frozen(c)) {
                 thaw(uuid, c);
             }
+            // Just after a start, init may not have set its traps yet, and PID 1 ignores signals it has no
+            // handler for: wait (within the grace period) for its ready mark before sending SIGTERM.
+            awaitReady(dir(uuid), c, timeout.compareTo(READY_WAIT) < 0 ? timeout : READY_WAIT);
             int pid = c.initPid();
             if (pid > 0) {
                 ProcessHandle.of(pid).ifPresent(ProcessHandle::destroy);
@@ -451,6 +456,14 @@ public final class LxcComputeDriver implements ComputeDriver {
                     throw new EngineException("container of " + uuid + " did not stop");
                 }
             }
+        }
+    }
+
+    private static void awaitReady(Path dir, Liblxc.Container c, Duration max) {
+        Path ready = dir.resolve("run").resolve("ready");
+        long deadline = System.nanoTime() + max.toNanos();
+        while (!Files.exists(ready) && System.nanoTime() < deadline && c.isRunning()) {
+            sleepMs(2);
         }
     }
 
@@ -1076,38 +1089,65 @@ public final class LxcComputeDriver implements ComputeDriver {
         }
     }
 
-    /**
+    /*
      * The monitor removes its cgroups as it exits, but a monitor that exits early or races a stop can leave an
-     * empty {@code lxc.monitor.<name>} behind; rmdir of a cgroup succeeds only when it is empty.
+     * empty lxc.monitor.<name> behind; rmdir of a cgroup succeeds only once it is empty.
      */
-    static void removeCgroups(String uuid) {
+    private void removeCgroups(String uuid) {
+        if (!tryRemoveCgroups(uuid)) {
+            // The monitor is still tearing down: finish in the background instead of delaying destroy.
+            try {
+                io.submit(() -> {
+                    for (int i = 0; i < 100 && !tryRemoveCgroups(uuid); i++) {
+                        Thread.sleep(50);
+                    }
+                    return null;
+                });
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                // deactivated: the monitor removes its own cgroup when it exits normally
+            }
+        }
+    }
+
+    /** @return true when none of the container's cgroups is left */
+    static boolean tryRemoveCgroups(String uuid) {
         List<Path> hierarchies = new ArrayList<>();
         Path root = Path.of("/sys/fs/cgroup");
         hierarchies.add(root);
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(root)) {
             ds.forEach(hierarchies::add);
         } catch (IOException e) {
-            return;
+            return true;
         }
-        for (int attempt = 0; attempt < 20; attempt++) {
-            boolean left = false;
-            for (Path h : hierarchies) {
-                for (String kind : new String[] {"lxc.payload.", "lxc.monitor."}) {
-                    Path cg = h.resolve(kind + PREFIX + uuid);
-                    if (Files.isDirectory(cg)) {
-                        try {
-                            Files.delete(cg);
-                        } catch (IOException e) {
-                            left = true;
-                        }
+        boolean left = false;
+        for (Path h : hierarchies) {
+            for (String kind : new String[] {"lxc.payload.", "lxc.monitor."}) {
+                Path cg = h.resolve(kind + PREFIX + uuid);
+                if (Files.isDirectory(cg)) {
+                    try {
+                        Files.delete(cg);
+                    } catch (IOException e) {
+                        left = true;
                     }
                 }
             }
-            if (!left) {
-                return;
-            }
-            sleepMs(10);
         }
+        return !left;
+    }
+
+    /** @return whether any cgroup of the container exists (without touching it) */
+    static boolean cgroupsLeft(String uuid) {
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(Path.of("/sys/fs/cgroup"))) {
+            for (Path h : ds) {
+                if (Files.isDirectory(h.resolve("lxc.payload." + PREFIX + uuid))
+                        || Files.isDirectory(h.resolve("lxc.monitor." + PREFIX + uuid))) {
+                    return true;
+                }
+            }
+        } catch (IOException e) {
+            return false;
+        }
+        return false;
     }
 
     private Liblxc.Container open(String uuid) {
