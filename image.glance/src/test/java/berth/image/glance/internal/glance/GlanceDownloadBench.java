@@ -21,6 +21,11 @@ public final class GlanceDownloadBench {
     private GlanceDownloadBench() {
     }
 
+    private static long processCpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
+                .getProcessCpuTime();
+    }
+
     public static void main(String[] args) throws Exception {
         URI url = URI.create(args[0]);
         String project = args[1];
@@ -48,9 +53,11 @@ public final class GlanceDownloadBench {
                 });
                 sampler.setDaemon(true);
                 sampler.start();
+                long cpu0 = processCpuNanos();
                 long t0 = System.nanoTime();
                 LocalImage local = source.acquire(imageId, "bench", null);
                 double secs = (System.nanoTime() - t0) / 1e9;
+                double cpu = (processCpuNanos() - cpu0) / 1e9;
                 sampler.interrupt();
                 sampler.join();
                 long size = Files.size(local.file());
@@ -60,6 +67,7 @@ public final class GlanceDownloadBench {
                         + " before, %.1f MB after, sampled peak %.1f MB (max heap %.0f MB)%n", round, size, secs,
                         size / 1e6 / secs, before / 1e6, after / 1e6, peak.get() / 1e6,
                         memory.getHeapMemoryUsage().getMax() / 1e6);
+                System.out.printf("             (JVM CPU during the acquire %.2f s)%n", cpu);
                 System.out.printf("berth-seconds %.3f%n", secs);
                 source.release(imageId, "bench");
                 Files.delete(local.file());
