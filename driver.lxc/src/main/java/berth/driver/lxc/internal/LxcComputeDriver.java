@@ -21,6 +21,7 @@ import berth.driver.lxc.internal.image.ImageBases;
 import berth.driver.lxc.internal.image.ImageMeta;
 import berth.driver.lxc.internal.image.RootfsTarWriter;
 import berth.driver.lxc.internal.image.SafeTarExtractor;
+import berth.driver.lxc.internal.jna.Libc;
 import berth.driver.lxc.internal.jna.Liblxc;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -85,6 +86,7 @@ public final class LxcComputeDriver implements ComputeDriver {
     private static final long DEFAULT_SLEEP = 2147483647L;
 
     private final Liblxc lxc;
+    private final Libc libc = new Libc();
     private final LxcSettings settings;
     private final Path lxcpath;
     private final String lxcpathStr;
@@ -697,11 +699,12 @@ public final class LxcComputeDriver implements ComputeDriver {
         return "FROZEN".equals(st) || "FREEZING".equals(st);
     }
 
-    private static int readExit(Path dir) {
+    /* run/ is the container's to write: never follow a link there or block on a FIFO it planted. */
+    private int readExit(Path dir) {
+        String s = libc.readSmall(dir.resolve("run").resolve("exit").toString(), 16);
         try {
-            String s = Files.readString(dir.resolve("run").resolve("exit")).strip();
-            return s.isEmpty() ? -1 : Integer.parseInt(s);
-        } catch (IOException | NumberFormatException e) {
+            return s == null || s.isBlank() ? -1 : Integer.parseInt(s.strip());
+        } catch (NumberFormatException e) {
             return -1;
         }
     }
@@ -868,7 +871,7 @@ public final class LxcComputeDriver implements ComputeDriver {
         cmd.addAll(List.of("--", "/.berth/busybox", "timeout", "-s", "KILL", Long.toString(secs)));
         cmd.addAll(argv);
         try {
-            ChildProcess.Result r = ChildProcess.run(cmd, null, Duration.ofSeconds(secs + 10), dir.resolve("run"));
+            ChildProcess.Result r = ChildProcess.run(cmd, null, Duration.ofSeconds(secs + 10), dir);
             return new ExecResult(r.timedOut() ? 137 : r.exit(), r.stdout(), r.stderr());
         } catch (IOException e) {
             throw new EngineException("lxc-attach to " + uuid + " failed: " + e.getMessage(), e);

@@ -208,6 +208,27 @@ class LxcLifecycleTest {
     }
 
     @Test
+    void aPlantedFifoOrSymlinkAsTheExitFileNeitherBlocksNorLeaks() throws Exception {
+        String uuid = spawn(rootfs, List.of("/bin/true"), Map.of());
+        waitFor(() -> driver.info(uuid).powerState() == PowerState.SHUTDOWN, "exit 0");
+        Path exit = lxcpath.resolve("berth-" + uuid).resolve("run").resolve("exit");
+        Path hostFile = lxcpath.resolveSibling("host-secret-" + uuid);
+        Files.writeString(hostFile, "7\n");
+        try {
+            // What a container's root could put into its /.berth/run bind mount.
+            Files.delete(exit);
+            Files.createSymbolicLink(exit, hostFile);
+            assertEquals(-1, driver.info(uuid).exitCode(), "the link is not followed");
+            Files.delete(exit);
+            assertEquals(0, new ProcessBuilder("mkfifo", exit.toString()).start().waitFor());
+            org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(Duration.ofSeconds(10),
+                    () -> assertEquals(-1, driver.info(uuid).exitCode()), "a FIFO does not block");
+        } finally {
+            Files.deleteIfExists(hostFile);
+        }
+    }
+
+    @Test
     void rebootSoftAndHardGiveANewInit() {
         String uuid = spawn(rootfs, List.of("/bin/sleep", "1000"), Map.of());
         long pid = driver.info(uuid).initPid();
