@@ -169,9 +169,15 @@ class BenchLauncherIT {
             fail("./berth -c '" + line + "' did not finish within " + TIMEOUT_SECONDS + " s\n"
                     + Files.readString(stderr));
         }
-        Path log = tmp.resolve("log").resolve("runtime-headless.log");
-        return new Run(p.exitValue(), Files.readString(stdout), Files.readString(stderr),
-                Files.exists(log) ? Files.readString(log) : "");
+        StringBuilder log = new StringBuilder();
+        // where the launcher puts the runtime's output and log, in this and earlier layouts
+        for (Path l : new Path[] {tmp.resolve("state/runtime.out"), tmp.resolve("state/runtime.log"),
+            tmp.resolve("log/runtime-headless.log")}) {
+            if (Files.isRegularFile(l)) {
+                log.append("== ").append(l.getFileName()).append('\n').append(Files.readString(l));
+            }
+        }
+        return new Run(p.exitValue(), Files.readString(stdout), Files.readString(stderr), log.toString());
     }
 
     private static boolean built(Path target, String prefix) throws IOException {
