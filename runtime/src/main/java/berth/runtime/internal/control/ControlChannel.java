@@ -58,6 +58,14 @@ public class ControlChannel {
     private final ServerSocketChannel server;
     private final ExecutorService workers;
     private final Thread acceptor;
+    private final BundleContext context;
+    private final Thread waiter;
+    private final AtomicBoolean opened = new AtomicBoolean();
+
+    /** The hot deployer, when present: the channel opens after its first scan. */
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    volatile Deployments deployments;
 
     @Activate
     public ControlChannel(BundleContext context, @Reference CommandProcessor processor) throws IOException {
@@ -82,14 +90,6 @@ public class ControlChannel {
         waiter.setDaemon(true);
         waiter.start();
     }
-
-    private final BundleContext context;
-    private final Thread waiter;
-
-    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
-            policyOption = ReferencePolicyOption.GREEDY)
-    volatile Deployments deployments;
-    private final AtomicBoolean opened = new AtomicBoolean();
 
     private static int beginningLevel(BundleContext context) {
         try {
