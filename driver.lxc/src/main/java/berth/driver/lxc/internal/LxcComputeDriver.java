@@ -750,7 +750,8 @@ public final class LxcComputeDriver implements ComputeDriver {
             }
             Thread writer = new Thread(() -> {
                 try (OutputStream o = out) {
-                    RootfsTarWriter.write(mnt, Set.of(".berth"), o);
+                    // The container may change its files while they are read: never follow or block.
+                    RootfsTarWriter.write(mnt, Set.of(".berth"), o, libc::openRegular);
                 } catch (IOException e) {
                     // The reader sees a broken pipe / short archive; nothing else to tell here.
                 }

@@ -30,18 +30,35 @@ public final class RootfsTarWriter {
      * @param out     destination (finished, not closed)
      * @throws IOException on a read or write failure
      */
+    /** Opens a regular file for reading; the driver passes one that neither follows links nor blocks. */
+    @FunctionalInterface
+    public interface Opener {
+        InputStream open(Path file) throws IOException;
+    }
+
     public static void write(Path root, Set<String> skipTop, OutputStream out) throws IOException {
+        write(root, skipTop, out, p -> Files.newInputStream(p, LinkOption.NOFOLLOW_LINKS));
+    }
+
+    /**
+     * @param root    the tree
+     * @param skipTop top-level names to leave out
+     * @param out     destination (finished, not closed)
+     * @param opener  opens regular files
+     * @throws IOException on a read or write failure
+     */
+    public static void write(Path root, Set<String> skipTop, OutputStream out, Opener opener) throws IOException {
         TarArchiveOutputStream tar = new TarArchiveOutputStream(new NonClosing(out));
         tar.setLongFileMode(TarArchiveOutputStream.LONGFILE_POSIX);
         tar.setBigNumberMode(TarArchiveOutputStream.BIGNUMBER_POSIX);
         Map<Object, String> inodes = new HashMap<>();
-        walk(root, "", skipTop, tar, inodes);
+        walk(root, "", skipTop, tar, inodes, opener);
         tar.finish();
         tar.close();
     }
 
     private static void walk(Path dir, String prefix, Set<String> skipTop, TarArchiveOutputStream tar,
-            Map<Object, String> inodes) throws IOException {
+            Map<Object, String> inodes, Opener opener) throws IOException {
         List<Path> children = new ArrayList<>();
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
             ds.forEach(children::add);
@@ -82,16 +99,18 @@ public final class RootfsTarWriter {
             e.setModTime((FileTime) a.get("lastModifiedTime"));
             tar.putArchiveEntry(e);
             if (e.isFile() && !e.isLink() && e.getSize() > 0) {
-                try (InputStream in = Files.newInputStream(p, LinkOption.NOFOLLOW_LINKS)) {
+                try (InputStream in = opener.open(p)) {
                     long n = copy(in, tar, e.getSize());
-                    if (n != e.getSize()) {
-                        throw new IOException(name + " changed size while being archived");
+                    // A file a running container truncates while it is read: keep the archive well-formed.
+                    byte[] zeros = new byte[8192];
+                    for (long left = e.getSize() - n; left > 0; left -= zeros.length) {
+                        tar.write(zeros, 0, (int) Math.min(zeros.length, left));
                     }
                 }
             }
             tar.closeArchiveEntry();
             if (type == 0040000) {
-                walk(p, name + "/", skipTop, tar, inodes);
+                walk(p, name + "/", skipTop, tar, inodes, opener);
             }
         }
     }

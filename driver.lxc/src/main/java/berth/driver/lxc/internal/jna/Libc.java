@@ -27,6 +27,32 @@ public final class Libc {
     }
 
     /**
+     * Opens a regular file without following a final symlink and without blocking if it was swapped for a FIFO
+     * after it was examined: the file is opened non-blocking, its type checked through {@code /proc/self/fd}, and
+     * reopened through that magic link, which names the opened inode rather than the path.
+     *
+     * @param path the file
+     * @return a stream on it
+     * @throws java.io.IOException when it cannot be opened or is not a regular file
+     */
+    public java.io.InputStream openRegular(java.nio.file.Path path) throws java.io.IOException {
+        int fd = (Integer) open.invoke(Integer.class,
+                new Object[] {path.toString(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC});
+        if (fd < 0) {
+            throw new java.io.IOException("cannot open " + path);
+        }
+        try {
+            java.nio.file.Path self = java.nio.file.Path.of("/proc/self/fd/" + fd);
+            if (!java.nio.file.Files.isRegularFile(self)) {
+                throw new java.io.IOException(path + " is no longer a regular file");
+            }
+            return java.nio.file.Files.newInputStream(self);
+        } finally {
+            close.invoke(Integer.class, new Object[] {fd});
+        }
+    }
+
+    /**
      * @param path file to read
      * @param max  most bytes to read
      * @return its first bytes, or null when it cannot be opened
