@@ -63,8 +63,9 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
  * again if the new one does not serve in time.
  *
  * <p>Jars are polled, not watched: a WatchService misses changes on some file systems and a poll every second
- * costs one directory listing. A jar is taken once its size and time stamp held still for one poll (or it is
- * older than the settle time), so a slow copy is not read half-written. Removing a jar uninstalls the bundle it
+ * costs one directory listing. A jar is taken at once when it opens as a complete zip (its central directory is
+ * written last), else once its size and time stamp held still for one poll, so a slow copy is not read
+ * half-written. Removing a jar uninstalls the bundle it
  * installed. FileInstall keeps handling {@code .cfg} files in the same folder.
  */
 @Component(service = Deployments.class, immediate = true, configurationPid = BundleDeployer.PID)
@@ -273,8 +274,8 @@ public final class BundleDeployer implements Deployments {
         if (!still) {
             s.size = size;
             s.mtime = mtime;
-            if (!old && !now) {
-                return null; // maybe still being written: look again at the next poll
+            if (!old && !now && !complete(jar)) {
+                return null; // still being written: look again at the next poll
             }
         } else if (s.handledHash != null) {
             return null;
@@ -302,6 +303,7 @@ public final class BundleDeployer implements Deployments {
     // ---------------------------------------------------------------- deploying
 
     private Deployment deploy(String name, Path jar, String hash, String location) {
+        long picked = System.nanoTime();
         Manifest mf;
         try (JarInputStream in = new JarInputStream(Files.newInputStream(jar))) {
             mf = in.getManifest();
@@ -351,10 +353,11 @@ public final class BundleDeployer implements Deployments {
             return record(new Deployment(name, bsn, version, hash, State.INSTALLED, neu.getBundleId(), "", -1,
                     "installed and started", Instant.now()));
         }
-        return swap(name, bsn, version, hash, neu, olds);
+        return swap(name, bsn, version, hash, neu, olds, (System.nanoTime() - picked) / 1_000_000);
     }
 
-    private Deployment swap(String name, String bsn, String version, String hash, Bundle neu, List<Bundle> olds) {
+    private Deployment swap(String name, String bsn, String version, String hash, Bundle neu, List<Bundle> olds,
+            long installMillis) {
         Set<Expect> expected = new LinkedHashSet<>();
         for (Bundle old : olds) {
             expected.addAll(serving(old));
@@ -409,6 +412,7 @@ public final class BundleDeployer implements Deployments {
         String reason = (handover ? "handed over; " : "") + "serves "
                 + (expected.isEmpty() ? "(the old build registered no Berth service)"
                         : String.join(", ", expected.stream().map(Expect::describe).toList()))
+                + " (installed in " + installMillis + " ms before the switch)"
                 + (problems.isEmpty() ? "" : "; " + String.join("; ", problems));
         LOG.log(Level.INFO, "switched {0} to {1} (bundle {2}) in {3} ms, replacing {4}", bsn, version,
                 neu.getBundleId(), ms, String.join(", ", replaced));
@@ -568,6 +572,15 @@ public final class BundleDeployer implements Deployments {
         int dup = t.indexOf(" Unresolved requirements:");
         t = dup > 0 ? t.substring(0, dup) : t;
         return t.length() > 400 ? t.substring(0, 400) + "..." : t;
+    }
+
+    /** A zip's central directory is written last: a jar that opens as a zip has been written to the end. */
+    static boolean complete(Path jar) {
+        try (java.util.zip.ZipFile z = new java.util.zip.ZipFile(jar.toFile())) {
+            return z.size() > 0;
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     static String sha256(Path file) throws IOException {
