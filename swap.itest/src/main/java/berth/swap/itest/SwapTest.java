@@ -113,6 +113,10 @@ class SwapTest {
                 }
             }
         }
+        String bridge = ctx.getProperty("berth.network.default.bridge");
+        if (bridge != null && Engines.run(10, "ip", "link", "show", bridge).code() == 0) {
+            Engines.run(10, "ip", "link", "del", bridge);
+        }
         StringBuilder sb = new StringBuilder();
         times.forEach((k, v) -> sb.append(k).append(": ").append(v).append('\n'));
         System.out.println("=== swap times ===\n" + sb + "==================");
@@ -375,6 +379,39 @@ class SwapTest {
         assertNotEquals(firstAddress, second.vifs().get(0).address(), "the new build knows the old allocations");
         assertEquals(firstAddress, compute.show(netVm.uuid()).vifs().get(0).address());
         assertTrue(Engines.dockerState(dockerName(netVm)).startsWith("true "));
+    }
+
+    @Test
+    @Order(8)
+    void brokenNetworkBuildsLeaveOrHandBackToThePreviousBuild() throws Exception {
+        requireInstances();
+        Bundle serving = bundle("berth.network.bridge");
+        Version v = serving.getVersion();
+        String broken = new Version(v.getMajor(), v.getMinor(), v.getMicro() + 1, "unresolvable").toString();
+        Builds.rebuild(serving, deployDir, "berth.network.bridge-unresolvable.jar", a -> {
+            a.putValue("Bundle-Version", broken);
+            a.putValue("Import-Package", a.getValue("Import-Package") + ",berth.no.such.pkg;version=\"[9.0,10)\"");
+        }, null);
+        String line = awaitDeployment("berth.network.bridge-unresolvable.jar");
+        System.out.println(line);
+        assertTrue(line.contains("FAILED") && line.contains("berth.no.such.pkg"), line);
+        assertTrue(line.contains("keeps serving") && !line.contains("handed back"),
+                "a build that cannot resolve never interrupts the running one: " + line);
+        assertEquals(serving, bundle("berth.network.bridge"));
+
+        String silent = new Version(v.getMajor(), v.getMinor(), v.getMicro() + 1, "nocomponents").toString();
+        Builds.rebuild(serving, deployDir, "berth.network.bridge-silent.jar", a -> {
+            a.putValue("Bundle-Version", silent);
+            a.remove(new Attributes.Name("Service-Component"));
+        }, null);
+        line = awaitDeployment("berth.network.bridge-silent.jar");
+        System.out.println(line);
+        assertTrue(line.contains("FAILED") && line.contains("registered no NetworkProvider"), line);
+        assertTrue(line.contains("handed back to the previous build"), line);
+        assertEquals(serving, bundle("berth.network.bridge"));
+        assertEquals(Bundle.ACTIVE, serving.getState(), "the previous network build runs again");
+        Instance third = bootOn("swap-net3", "lxc", List.of("default"));
+        assertEquals(1, third.vifs().size(), "allocations work through the restored build");
     }
 
     private static boolean ruleFor(String bridge) {

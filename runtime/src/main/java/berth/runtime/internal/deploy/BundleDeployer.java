@@ -366,6 +366,13 @@ public final class BundleDeployer implements Deployments {
         // two builds cannot run side by side, so the old one hands over and comes back if the new one fails.
         boolean handover = expected.stream().anyMatch(e -> HANDOVER.contains(e.objectClass()));
         long t0 = System.nanoTime();
+        FrameworkWiring fw = context.getBundle(0).adapt(FrameworkWiring.class);
+        if (handover && fw != null && !fw.resolveBundles(List.of(neu))) {
+            // no need to interrupt the old build for one that cannot even resolve; start() says what is missing
+            String problem = startAndAwait(neu, expected);
+            discard(neu);
+            return fail(name, bsn, version, hash, olds, problem == null ? "does not resolve" : problem);
+        }
         if (handover) {
             for (Bundle old : olds) {
                 try {
