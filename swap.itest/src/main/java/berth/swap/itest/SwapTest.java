@@ -414,6 +414,37 @@ class SwapTest {
         assertEquals(1, third.vifs().size(), "allocations work through the restored build");
     }
 
+    @Test
+    @Order(9)
+    void aNewBundleIsInstalledAndRemovingItsJarUninstallsIt() throws Exception {
+        java.util.jar.Manifest mf = new java.util.jar.Manifest();
+        Attributes a = mf.getMainAttributes();
+        a.put(Attributes.Name.MANIFEST_VERSION, "1.0");
+        a.putValue("Bundle-ManifestVersion", "2");
+        a.putValue("Bundle-SymbolicName", "berth.swap.probe");
+        a.putValue("Bundle-Version", "1.0.0");
+        Path staging = Files.createDirectories(deployDir.resolveSibling("deploy-staging"));
+        Path jar = staging.resolve("berth.swap.probe.jar");
+        try (java.util.jar.JarOutputStream out = new java.util.jar.JarOutputStream(Files.newOutputStream(jar), mf)) {
+            out.putNextEntry(new java.util.jar.JarEntry("probe.txt"));
+            out.write("probe\n".getBytes(StandardCharsets.UTF_8));
+            out.closeEntry();
+        }
+        Path dropped = deployDir.resolve("berth.swap.probe.jar");
+        Files.move(jar, dropped, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        String line = awaitDeployment("berth.swap.probe.jar");
+        assertTrue(line.contains("INSTALLED"), line);
+        Bundle probe = bundle("berth.swap.probe");
+        assertEquals(Bundle.ACTIVE, probe.getState());
+        Files.delete(dropped);
+        await("the probe bundle uninstalled", () -> probe.getState() == Bundle.UNINSTALLED ? Boolean.TRUE : null);
+        line = await("berth:deployments reports the removal", () -> {
+            String l = line(shell("berth:deployments"), "berth.swap.probe.jar");
+            return l.contains("REMOVED") ? l : null;
+        });
+        System.out.println(line);
+    }
+
     private static boolean ruleFor(String bridge) {
         Engines.Result r = Engines.run(20, "iptables", "-w", "5", "-S", "DOCKER-USER");
         return r.code() == 0 && r.out().contains("-i " + bridge + " -o " + bridge);
