@@ -69,10 +69,22 @@ class SwapTest {
     private Instance dockerVm;
     private Instance dockerOff;
     private Instance lxcVm;
+    private PrivateDockerd dockerd;
 
     @BeforeAll
     void setUp() {
         Engines.requireEngines();
+        String host = ctx.getProperty("berth.docker.host");
+        assertTrue(host != null && host.startsWith("unix:///tmp/"), "the run names a private dockerd: " + host);
+        dockerd = new PrivateDockerd(Path.of(host.substring("unix://".length())).getParent());
+        try {
+            dockerd.destroy(); // what an interrupted earlier run left
+            dockerd.start();
+            assertTrue(dockerd.awaitAnswer(60), "the private dockerd answers; see " + dockerd.dir() + "/dockerd.log");
+        } catch (IOException | InterruptedException e) {
+            throw new AssertionError("cannot start the private dockerd: " + e, e);
+        }
+        Engines.dockerHost = host;
         Path state = Path.of(ctx.getProperty("berth.state.dir"));
         scope = ctx.getProperty("berth.scope");
         deployDir = state.resolve("deploy");
@@ -103,7 +115,12 @@ class SwapTest {
     }
 
     @AfterAll
-    void tearDown() throws IOException {
+    void tearDown() throws IOException, InterruptedException {
+        if (dockerd != null && compute != null) {
+            dockerd.start();
+            dockerd.awaitAnswer(60); // deletes of Docker instances need it, whatever a failed test left
+            awaitBackend("docker", true);
+        }
         if (compute != null) {
             for (String uuid : created) {
                 try {
@@ -123,6 +140,9 @@ class SwapTest {
         String file = ctx.getProperty("swap.times.file");
         if (file != null && !times.isEmpty()) {
             Files.writeString(Path.of(file), sb.toString());
+        }
+        if (dockerd != null) {
+            dockerd.destroy();
         }
     }
 
@@ -443,6 +463,55 @@ class SwapTest {
             return l.contains("REMOVED") ? l : null;
         });
         System.out.println(line);
+    }
+
+    // ---------------------------------------------------------------- dockerd itself stops and starts
+
+    @Test
+    @Order(10)
+    void stoppingDockerdSendsBootsToLxcAndItsContainersLiveOnUntilItIsBack() throws Exception {
+        requireInstances();
+        String container = dockerName(dockerVm);
+        String before = Engines.dockerState(container);
+        assertTrue(before.startsWith("true "), before);
+        long pid = Long.parseLong(before.split(" ")[1]);
+
+        long t0 = System.nanoTime();
+        dockerd.stop();
+        long exited = System.nanoTime();
+        awaitBackend("docker", false);
+        long routed = System.nanoTime();
+        Instance next = boot("swap-no-dockerd", null);
+        long landed = System.nanoTime();
+        assertEquals("lxc", next.backend(), "with dockerd down a boot goes to LXC");
+        times.put("dockerd SIGTERM -> dockerd exited (live-restore)", ms(t0, exited));
+        times.put("dockerd SIGTERM -> boots routed to lxc (nova:backends)", ms(t0, routed));
+        times.put("dockerd SIGTERM -> next boot landed on lxc (incl. the boot)", ms(t0, landed));
+        BackendUnavailableException e = assertThrows(BackendUnavailableException.class,
+                () -> compute.exec(dockerVm.uuid(), List.of("true"), Map.of(), Duration.ofSeconds(5)));
+        assertTrue(e.getMessage().contains("backend docker is unavailable"), e.getMessage());
+        assertTrue(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false),
+                "the container's init (pid " + pid + ") lives on while dockerd is down");
+
+        long t1 = System.nanoTime();
+        dockerd.start();
+        assertTrue(dockerd.awaitAnswer(60), "the private dockerd answers again");
+        long answers = System.nanoTime();
+        ExecResult r = await("docker instance usable after dockerd came back", () -> {
+            try {
+                return compute.exec(dockerVm.uuid(), List.of("echo", "back"), Map.of(), Duration.ofSeconds(10));
+            } catch (BackendUnavailableException gone) {
+                return null;
+            }
+        });
+        long usable = System.nanoTime();
+        times.put("dockerd start -> it answers", ms(t1, answers));
+        times.put("dockerd start -> docker instance usable (exec answered; monitor ping interval 2 s)",
+                ms(t1, usable));
+        assertEquals("back", r.stdout().trim());
+        assertEquals(before, Engines.dockerState(container), "the same container, not restarted");
+        assertEquals(PowerState.RUNNING, awaitPower(dockerVm.uuid(), PowerState.RUNNING).powerState());
+        assertEquals(PowerState.SHUTDOWN, awaitPower(dockerOff.uuid(), PowerState.SHUTDOWN).powerState());
     }
 
     private static boolean ruleFor(String bridge) {
