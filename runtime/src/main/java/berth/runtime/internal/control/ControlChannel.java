@@ -131,8 +131,9 @@ public class ControlChannel {
 
     /**
      * Engines announce themselves asynchronously (a monitor pings the engine, then the driver registers), so the
-     * channel also waits until the service registry has been quiet for a moment: a headless {@code ./berth -c}
-     * should see the same backends as a runtime that has been running for a while.
+     * channel can also wait until the service registry has been quiet for {@code berth.control.settle.ms}
+     * (default 0): a headless {@code ./berth -c} sets it, so that its one command sees the same backends as a
+     * runtime that has been running for a while.
      */
     private void settle(long deadline) throws InterruptedException {
         long quietNanos = TimeUnit.MILLISECONDS.toNanos(settleMillis(context));
@@ -152,9 +153,9 @@ public class ControlChannel {
     private static long settleMillis(BundleContext context) {
         try {
             String s = context.getProperty("berth.control.settle.ms");
-            return s == null ? 300 : Math.max(0, Long.parseLong(s.trim()));
+            return s == null ? 0 : Math.max(0, Long.parseLong(s.trim()));
         } catch (NumberFormatException e) {
-            return 300;
+            return 0;
         }
     }
 
