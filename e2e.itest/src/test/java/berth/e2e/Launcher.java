@@ -1,0 +1,238 @@
+package berth.e2e;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import java.io.File;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Assumptions;
+
+/**
+ * Runs {@code ./berth -c LINE} with a state directory, scope, control directory and default network of its own.
+ * No runtime is kept running between calls, so each call starts a headless runtime for its command and stops it:
+ * every command after the first runs in a restarted runtime.
+ */
+final class Launcher {
+    static final long CALL_TIMEOUT_SECONDS = 300;
+
+    final Path root;
+    final Path work;
+    final Path state;
+    final String scope;
+    final String bridge;
+    final String subnet; // "10.2xx.y"
+    private final Map<String, String> extraEnv = new LinkedHashMap<>();
+
+    Launcher(Path work, String prefix) throws IOException, InterruptedException {
+        this.root = Path.of("").toAbsolutePath().getParent();
+        this.work = work;
+        this.state = work.resolve("state");
+        Random r = new Random();
+        String tag = Integer.toString(r.nextInt(1 << 20), 36);
+        this.scope = prefix + tag;
+        this.bridge = ("be2" + prefix.charAt(0) + tag);
+        this.subnet = freeSubnet(r);
+        Files.createDirectories(state.resolve("deploy"));
+    }
+
+    /** A 10.2xx.y.0/24 that no route on this machine uses yet. */
+    private static String freeSubnet(Random r) throws IOException, InterruptedException {
+        String routes = Sh.run(30, "ip", "-4", "route", "show", "table", "all").out();
+        for (int i = 0; i < 50; i++) {
+            String s = "10." + (230 + r.nextInt(20)) + "." + r.nextInt(256);
+            if (!routes.contains(s + ".")) {
+                return s;
+            }
+        }
+        throw new IllegalStateException("no free 10.2xx.y.0/24 found");
+    }
+
+    String gateway() {
+        return subnet + ".1";
+    }
+
+    void env(String k, String v) {
+        extraEnv.put(k, v);
+    }
+
+    record Result(String line, int exit, String out, String err, long millis, String log) {
+        String describe() {
+            return "./berth -c '" + line + "' exit " + exit + " in " + millis + " ms\n--- stdout\n" + tail(out)
+                    + "\n--- stderr\n" + tail(err) + "\n--- runtime output/log\n" + tail(log);
+        }
+
+        private static String tail(String s) {
+            return s.length() > 5000 ? "..." + s.substring(s.length() - 5000) : s;
+        }
+    }
+
+    Result run(String line) throws IOException, InterruptedException {
+        Path out = Files.createTempFile(work, "out", ".txt");
+        Path err = Files.createTempFile(work, "err", ".txt");
+        ProcessBuilder pb = new ProcessBuilder(root.resolve("berth").toString(), "-c", line).directory(root.toFile())
+                .redirectOutput(out.toFile()).redirectError(err.toFile())
+                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+        Map<String, String> env = pb.environment();
+        env.put("BERTH_STATE_DIR", state.toString());
+        env.put("BERTH_CONTROL_DIR", work.resolve("run").toString());
+        env.put("BERTH_LOG_DIR", work.resolve("log").toString());
+        env.put("BERTH_SCOPE", scope);
+        env.put("BERTH_SKIP_BUILD", "1");
+        env.put("BERTH_JAVA_OPTS", "-Dberth.network.default.bridge=" + bridge
+                + " -Dberth.network.default.cidr=" + subnet + ".0/24");
+        env.putAll(extraEnv);
+        long t0 = System.nanoTime();
+        Process p = pb.start();
+        if (!p.waitFor(CALL_TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
+            p.descendants().forEach(ProcessHandle::destroyForcibly);
+            p.destroyForcibly();
+            p.waitFor(30, TimeUnit.SECONDS);
+            fail("./berth -c '" + line + "' did not finish within " + CALL_TIMEOUT_SECONDS + " s\n"
+                    + Files.readString(err));
+        }
+        long ms = (System.nanoTime() - t0) / 1_000_000;
+        Result res = new Result(line, p.exitValue(), Files.readString(out), Files.readString(err), ms,
+                p.exitValue() == 0 ? "" : runtimeLog());
+        Files.deleteIfExists(out);
+        Files.deleteIfExists(err);
+        return res;
+    }
+
+    /** Runs a line that must succeed. */
+    Result ok(String line) throws IOException, InterruptedException {
+        Result r = run(line);
+        if (r.exit != 0) {
+            fail(r.describe());
+        }
+        return r;
+    }
+
+    String runtimeLog() throws IOException {
+        StringBuilder b = new StringBuilder();
+        for (Path l : new Path[] {state.resolve("runtime.out"), state.resolve("runtime.log")}) {
+            if (Files.isRegularFile(l)) {
+                List<String> lines = Files.readAllLines(l);
+                b.append("== ").append(l.getFileName()).append('\n')
+                        .append(String.join("\n", lines.subList(Math.max(0, lines.size() - 40), lines.size())))
+                        .append('\n');
+            }
+        }
+        return b.toString();
+    }
+
+    /** Property/value rows of a two-column table, e.g. nova:show. */
+    static Map<String, String> properties(String table) {
+        Map<String, String> m = new LinkedHashMap<>();
+        for (List<String> row : rows(table)) {
+            if (row.size() >= 2) {
+                m.putIfAbsent(row.get(0), row.get(1));
+            }
+        }
+        return m;
+    }
+
+    /** The cells of every row of a table, the header row included. */
+    static List<List<String>> rows(String table) {
+        List<List<String>> rows = new ArrayList<>();
+        for (String line : table.split("\n")) {
+            String t = line.strip();
+            if (!t.startsWith("|")) {
+                continue;
+            }
+            String[] cells = t.substring(1, t.endsWith("|") ? t.length() - 1 : t.length()).split("\\|", -1);
+            List<String> row = new ArrayList<>();
+            for (String c : cells) {
+                row.add(c.strip());
+            }
+            rows.add(row);
+        }
+        return rows;
+    }
+
+    Map<String, String> show(String name) throws IOException, InterruptedException {
+        return properties(ok("nova:show " + name).out());
+    }
+
+    /** Removes the test's bridge and any DOCKER-USER rule that names it. */
+    void removeBridge() throws IOException, InterruptedException {
+        for (int i = 0; i < 20; i++) {
+            Sh.Out rules = Sh.run(30, "iptables", "-w", "-S", "DOCKER-USER");
+            String rule = rules.out().lines().filter(l -> l.startsWith("-A DOCKER-USER")
+                    && (l.contains(" " + bridge + " ") || l.endsWith(" " + bridge))).findFirst().orElse(null);
+            if (rule == null) {
+                break;
+            }
+            List<String> argv = new ArrayList<>(List.of("iptables", "-w", "-D"));
+            argv.addAll(List.of(rule.substring("-A ".length()).split(" ")));
+            Sh.run(30, argv.toArray(String[]::new));
+        }
+        Sh.run(30, "ip", "link", "del", bridge);
+    }
+
+    // --- engines
+
+    static boolean isRoot() throws IOException, InterruptedException {
+        return "0".equals(Sh.run(10, "id", "-u").out().strip());
+    }
+
+    /** Checks what every test here needs; a missing piece skips on a developer's machine and fails in CI. */
+    void requireBasics() throws IOException, InterruptedException {
+        Assumptions.assumeTrue(Boolean.getBoolean("berth.e2e.it"),
+                "runs in the integration-test phase, against the exported runtime/target/berth.jar");
+        require(Files.isExecutable(root.resolve("berth")), "the launcher " + root.resolve("berth"));
+        require(Files.isRegularFile(root.resolve("runtime/target/berth.jar")), "runtime/target/berth.jar");
+        for (String m : new String[] {"driver.docker", "driver.lxc", "image.glance", "network.bridge"}) {
+            require(built(root.resolve(m).resolve("target"), "berth." + m), "a built " + m + " bundle");
+        }
+        require(isRoot(), "root (engines, bridges, namespaces)");
+        require(Files.isExecutable(Path.of("/usr/bin/lxc-start")), "liblxc's tools (apt-get install lxc)");
+        require(Files.isRegularFile(Path.of("/bin/busybox")), "/bin/busybox (apt-get install busybox-static)");
+        require(Sh.run(30, "docker", "version", "--format", "{{.Server.Version}}").exit() == 0,
+                "dockerd answering on /var/run/docker.sock");
+    }
+
+    static void require(boolean present, String what) {
+        if (present) {
+            return;
+        }
+        if ("true".equalsIgnoreCase(System.getenv("CI"))) {
+            fail("CI=true and this end-to-end test needs " + what);
+        }
+        Assumptions.abort("needs " + what);
+    }
+
+    private static boolean built(Path target, String prefix) throws IOException {
+        if (!Files.isDirectory(target)) {
+            return false;
+        }
+        try (Stream<Path> s = Files.list(target)) {
+            return s.map(p -> p.getFileName().toString()).anyMatch(n -> n.startsWith(prefix + "-")
+                    && n.endsWith(".jar") && !n.endsWith("-sources.jar") && !n.endsWith("-tests.jar"));
+        }
+    }
+
+    /** Image id of the local store's seed image of a container format. */
+    String localImage(String containerFormat) throws IOException, InterruptedException {
+        for (List<String> row : rows(ok("glance:images --source local").out())) {
+            if (row.size() >= 4 && row.get(2).equals("local") && row.get(3).equals(containerFormat)
+                    && row.get(1).equals("busybox")) {
+                return row.get(0);
+            }
+        }
+        fail("no local busybox image of container format " + containerFormat);
+        return null;
+    }
+
+    static void assertOk(Result r) {
+        assertEquals(0, r.exit(), r::describe);
+    }
+}
