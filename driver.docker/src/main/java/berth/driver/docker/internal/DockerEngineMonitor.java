@@ -58,6 +58,7 @@ public final class DockerEngineMonitor implements Closeable {
     private volatile boolean streamBroken;
     private final java.util.concurrent.atomic.AtomicInteger generation = new java.util.concurrent.atomic.AtomicInteger();
     private DockerEngine current;
+    private final java.util.concurrent.CountDownLatch firstProbe = new java.util.concurrent.CountDownLatch(1);
 
     @Activate
     public DockerEngineMonitor(BundleContext context, Config config) {
@@ -78,6 +79,13 @@ public final class DockerEngineMonitor implements Closeable {
         this.thread = new Thread(this::run, "berth-docker-monitor " + settings.host());
         thread.setDaemon(true);
         thread.start();
+        // Wait (briefly) for the first answer so that a runtime that just started already offers the Docker
+        // driver: otherwise the first boot typed at the prompt lands on the next-ranked backend.
+        try {
+            firstProbe.await(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     static DockerSettings settings(BundleContext context, Config config) {
@@ -176,6 +184,14 @@ public final class DockerEngineMonitor implements Closeable {
     }
 
     private void change(DockerEngine engine) {
+        try {
+            changeState(engine);
+        } finally {
+            firstProbe.countDown();
+        }
+    }
+
+    private void changeState(DockerEngine engine) {
         boolean was = current != null;
         if (engine == null && !was) {
             return;
