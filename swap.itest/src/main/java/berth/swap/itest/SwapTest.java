@@ -246,9 +246,10 @@ class SwapTest {
         long gone = System.nanoTime();
         times.put("new docker build dropped -> nova:backends shows it", ms(t0, served));
         times.put("new docker build dropped -> old build uninstalled", ms(t0, gone));
+        // the deployer records the outcome after the old build's refresh, a moment after nova:backends changed
+        String line = awaitDeployment("berth.driver.docker-next.jar");
         String deployments = shell("berth:deployments");
         System.out.println(deployments);
-        String line = line(deployments, "berth.driver.docker-next.jar");
         assertTrue(line.contains("SWITCHED"), deployments);
         times.put("deployer switch, docker (start new -> old uninstalled, as berth.deployments reports)",
                 column(deployments, line, "Switch_ms") + " ms");
