@@ -149,6 +149,19 @@ public interface ComputeDriver {
     }
 
     /**
+     * The command line the container runs, as resolved at spawn (the spawn's command, else the image's
+     * {@code os_command_line}, else the image's own entrypoint and command). The compute manager records it on
+     * snapshots and migrations, whose images (a rootfs tar in particular) cannot carry it otherwise.
+     *
+     * @param uuid instance uuid
+     * @return the argument vector, empty when the driver does not know it
+     * @since 1.1
+     */
+    default List<String> command(String uuid) {
+        return List.of();
+    }
+
+    /**
      * Forgets the engine copy of an image no instance uses any more (a Docker tag, an LXC base).
      *
      * @param imageId Berth image id

@@ -3,5 +3,5 @@
  * manager in {@code berth.runtime} is their only caller.
  */
 @org.osgi.annotation.bundle.Export
-@org.osgi.annotation.versioning.Version("1.0.0")
+@org.osgi.annotation.versioning.Version("1.1.0")
 package berth.driver.api.spi;

@@ -42,6 +42,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -634,6 +635,22 @@ public final class DockerComputeDriver implements ComputeDriver, AutoCloseable {
             cleanup.run();
             throw error("save snapshot of " + uuid, e);
         }
+    }
+
+    @Override
+    public List<String> command(String uuid) {
+        InspectContainerResponse r = findContainer(containerName(checkUuid(uuid)))
+                .orElseThrow(() -> new NotFoundException("no Docker container for instance " + uuid));
+        List<String> out = new ArrayList<>();
+        if (r.getConfig() != null) {
+            if (r.getConfig().getEntrypoint() != null) {
+                out.addAll(Arrays.asList(r.getConfig().getEntrypoint()));
+            }
+            if (r.getConfig().getCmd() != null) {
+                out.addAll(Arrays.asList(r.getConfig().getCmd()));
+            }
+        }
+        return out;
     }
 
     @Override

@@ -213,6 +213,8 @@ public final class LxcComputeDriver implements ComputeDriver {
             labels.put("berth.image", spec.image().info().id());
             labels.put("berth.image.sha256", spec.image().sha256());
             labels.put("berth.image.base", base.dir().getFileName().toString());
+            com.fasterxml.jackson.databind.node.ArrayNode commandLabel = labels.putArray("berth.command");
+            argv.forEach(commandLabel::add);
             labels.put("berth.flavor", spec.flavor().name());
             labels.put("vcpus", spec.flavor().vcpus());
             labels.put("memoryMb", spec.flavor().memoryMb());
@@ -1042,6 +1044,17 @@ public final class LxcComputeDriver implements ComputeDriver {
             throw new NotFoundException("no LXC container for instance " + uuid);
         }
         return dir;
+    }
+
+    @Override
+    public List<String> command(String uuid) {
+        JsonNode labels = labels(uuid);
+        if (labels == null) {
+            throw new NotFoundException("no LXC container for instance " + uuid);
+        }
+        List<String> out = new ArrayList<>();
+        labels.path("berth.command").forEach(n -> out.add(n.asText()));
+        return out;
     }
 
     private JsonNode labels(String uuid) {

@@ -1110,8 +1110,9 @@ public final class ComputeManager implements ComputeService, ComputeAdmin {
                     props.put("instance_uuid", r.uuid());
                     props.put("backend", r.backend());
                     props.put("base_image_ref", r.imageId());
-                    if (!r.command().isEmpty()) {
-                        props.put(ImageInfo.COMMAND_LINE, CommandLine.join(r.command()));
+                    List<String> command = effectiveCommand(r, d.driver());
+                    if (!command.isEmpty()) {
+                        props.put(ImageInfo.COMMAND_LINE, CommandLine.join(command));
                     }
                     try (SnapshotStream snap = d.driver().snapshot(r.uuid())) {
                         // streamed from the engine into the image source; never held in memory
@@ -1123,6 +1124,22 @@ public final class ComputeManager implements ComputeService, ComputeAdmin {
                     return r;
                 });
         return made[0];
+    }
+
+    /*
+     * A rootfs tar cannot carry a command, so snapshots and migrations record the one the instance runs: the
+     * boot's, else what the driver resolved from the image (a docker archive's entrypoint and command).
+     */
+    private static List<String> effectiveCommand(InstanceRecord r, ComputeDriver driver) {
+        if (!r.command().isEmpty()) {
+            return r.command();
+        }
+        try {
+            return driver.command(r.uuid());
+        } catch (RuntimeException e) {
+            LOG.log(Level.DEBUG, "no command from the driver for {0}: {1}", new Object[] {r.name(), e.getMessage()});
+            return List.of();
+        }
     }
 
     /**
@@ -1174,8 +1191,9 @@ public final class ComputeManager implements ComputeService, ComputeAdmin {
             props.put("instance_uuid", uuid);
             props.put("backend", src.name());
             props.put("base_image_ref", r.imageId());
-            if (!r.command().isEmpty()) {
-                props.put(ImageInfo.COMMAND_LINE, CommandLine.join(r.command()));
+            List<String> command = effectiveCommand(r, src.driver());
+            if (!command.isEmpty()) {
+                props.put(ImageInfo.COMMAND_LINE, CommandLine.join(command));
             }
             try (SnapshotStream snap = src.driver().snapshot(uuid)) {
                 moved = store.source().upload("migrate-" + r.name() + "-" + uuid.substring(0, 8),
@@ -1455,6 +1473,11 @@ public final class ComputeManager implements ComputeService, ComputeAdmin {
                 try {
                     version = d.get().driver().engineVersion();
                     seen.put(name, new Seen(d.get().ranking(), d.get().bundleVersion(), version));
+                    // Without live restore, restarting the engine stops every instance on it.
+                    if ("false".equals(d.get().driver().hostResources().extra().get("live.restore"))) {
+                        health = "warning";
+                        detail.add("engine runs without --live-restore: restarting it stops every instance");
+                    }
                 } catch (RuntimeException e) {
                     health = "error";
                     detail.add("engine: " + oneLine(e.getMessage()));

@@ -5,6 +5,7 @@ import static berth.runtime.internal.shell.Calls.call;
 import berth.driver.api.BackendStatus;
 import berth.driver.api.BootRequest;
 import berth.driver.api.ComputeService;
+import berth.runtime.internal.compute.ComputeAdmin;
 import berth.driver.api.Diagnostics;
 import berth.driver.api.ExecResult;
 import berth.driver.api.Flavor;
@@ -34,7 +35,7 @@ import org.osgi.service.component.annotations.ReferencePolicyOption;
 @Component(service = NovaCommands.class)
 @GogoCommand(scope = "nova", function = {"boot", "list", "show", "delete", "reboot", "stop", "start", "pause",
     "unpause", "suspend", "resume", "snapshot", "console", "exec", "diagnostics", "flavors", "hypervisor",
-    "backends"})
+    "backends", "migrate"})
 public class NovaCommands {
 
     static final String SCOPE = "nova";
@@ -43,6 +44,10 @@ public class NovaCommands {
     @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
             policyOption = ReferencePolicyOption.GREEDY)
     volatile ComputeService compute;
+
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    volatile ComputeAdmin admin;
 
     private ComputeService compute() {
         return Calls.require(compute, "the compute manager");
@@ -326,13 +331,40 @@ public class NovaCommands {
     @Descriptor("list backends, present or not, and which one new boots go to")
     public Object backends(
             @Descriptor(HELP_TEXT) @Parameter(names = {"-h", "--help"}, presentValue = "true", absentValue = "false") boolean help,
+            @Descriptor("make this backend the default for new boots (persisted); 'ranking' returns to the service ranking")
+            @Parameter(names = "--prefer", absentValue = "") String prefer,
             String... args) {
         if (help) {
             return usage("backends", "");
         }
         return call("nova:backends", () -> {
             Args.parse("nova:backends", args, Set.of(), Map.of()).exactly("nova:backends", 0, "no arguments");
+            if (!prefer.isEmpty()) {
+                ComputeAdmin a = Calls.require(admin, "the compute manager");
+                boolean persisted = a.preferBackend("ranking".equals(prefer) ? "" : prefer);
+                if (!persisted) {
+                    org.apache.felix.service.command.Process p = org.apache.felix.service.command.Process.Utils.current();
+                    (p != null ? p.err() : System.err)
+                            .println("nova:backends: no ConfigurationAdmin; the preference holds for this run only");
+                }
+            }
             return Listed.of(BackendStatus.class, compute().backends());
+        });
+    }
+
+    @Descriptor("cold-migrate an instance to another backend, keeping uuid, name, flavor, MAC and IP")
+    public Object migrate(
+            @Descriptor(HELP_TEXT) @Parameter(names = {"-h", "--help"}, presentValue = "true", absentValue = "false") boolean help,
+            @Descriptor("target backend, for example lxc or docker (required)") @Parameter(names = "--to", absentValue = "") String to,
+            String... args) {
+        if (help) {
+            return usage("migrate", "NAME|UUID --to BACKEND");
+        }
+        return call("nova:migrate", () -> {
+            if (to.isEmpty()) {
+                throw new ShellError("nova:migrate: --to BACKEND is required");
+            }
+            return compute().migrate(one("nova:migrate", args), to, Calls.progress());
         });
     }
 
