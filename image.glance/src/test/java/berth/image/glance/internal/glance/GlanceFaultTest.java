@@ -103,9 +103,15 @@ class GlanceFaultTest {
         viaProxy.list(ImageQuery.ALL);
         proxy.close();
         EngineException e = assertThrows(EngineException.class, () -> viaProxy.list(ImageQuery.ALL));
-        assertTrue(e.getMessage().contains("glance 'faulty' at " + proxy.uri()) && e.getMessage().contains(
-                "connection refused"), e.getMessage());
-        acquireFails(EngineException.class, "connection refused");
+        // A pooled connection the stopped server dropped can make the client wait out its 2 s timeout instead
+        // (seen on a loaded 2-core machine): either is a clear answer naming the endpoint.
+        assertTrue(e.getMessage().contains("glance 'faulty' at " + proxy.uri()) && (e.getMessage().contains(
+                "connection refused") || e.getMessage().contains("no answer within")), e.getMessage());
+        EngineException a = assertThrows(EngineException.class, () -> viaProxy.acquire(image.id(), "vm", null));
+        assertTrue(a.getMessage().contains("connection refused") || a.getMessage().contains("no answer within"),
+                a.getMessage());
+        assertTrue(!a.getMessage().contains("\n"), "one line: " + a.getMessage());
+        assertCacheEmpty();
     }
 
     @Test
