@@ -53,10 +53,10 @@ class GlanceE2EIT {
             return;
         }
         for (String name : instances) {
-            berth.run("nova:delete " + name);
+            berth.retry("nova:delete " + name);
         }
         for (String id : noauthImages) {
-            berth.run("glance:delete --source " + NA + " " + id);
+            berth.retry("glance:delete --source " + NA + " " + id);
         }
         for (String id : cliImages) {
             glance("image-delete", id);
@@ -64,7 +64,15 @@ class GlanceE2EIT {
         for (String id : new ArrayList<>(dockerTags)) {
             Sh.run(60, "docker", "rmi", "-f", id);
         }
-        berth.removeBridge();
+        List<String> left = berth.removeLeftovers();
+        if (!left.isEmpty()) {
+            System.out.println("e2e cleanup had to remove what Berth left: " + left);
+        }
+        try {
+            berth.stopRuntime();
+        } finally {
+            berth.removeBridge();
+        }
     }
 
     @Test
@@ -86,6 +94,9 @@ class GlanceE2EIT {
         cliEnv.put("OS_REGION_NAME", creds.getOrDefault("BERTH_TEST_KEYSTONE_REGION", "RegionOne"));
         cliEnv.put("OS_INTERFACE", "public");
         configureSources(creds);
+        berth.startRuntime();
+        berth.awaitOk("glance:images --source " + NA, 60);
+        berth.awaitOk("glance:images --source " + KS, 60);
 
         String marker = "image-of-" + berth.scope;
         Path rootfs = rootfsTar(marker);
