@@ -216,6 +216,8 @@ public final class ComputeManager implements ComputeService, ComputeAdmin {
     private final Object nameLock = new Object();
     private final Map<String, ReentrantLock> locks = new ConcurrentHashMap<>();
     private final Map<String, Seen> seen = new ConcurrentHashMap<>();
+    /* backend name -> symbolic name of the bundle that last served it, to find the deployer's refusals */
+    private final Map<String, String> bundleNames = new ConcurrentHashMap<>();
     private final Map<String, ReconcileReport> reports = new ConcurrentHashMap<>();
     private volatile Settings settings;
     private volatile List<DriverEntry> drivers = List.of();
@@ -225,6 +227,10 @@ public final class ComputeManager implements ComputeService, ComputeAdmin {
     @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
             policyOption = ReferencePolicyOption.GREEDY)
     private volatile ConfigurationAdmin configAdmin;
+
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    private volatile berth.runtime.internal.deploy.Deployments deployments;
 
     /**
      * Activated by DS: state below {@code berth.state.dir} (the configuration's stateDir wins), background work
@@ -314,8 +320,11 @@ public final class ComputeManager implements ComputeService, ComputeAdmin {
     void bindDriver(ComputeDriver driver, ServiceReference<ComputeDriver> ref) {
         Object name = ref.getProperty(ComputeDriver.BACKEND);
         Bundle b = ref.getBundle();
-        addDriver(driver, name == null ? driver.name() : name.toString(), ranking(ref), serviceId(ref),
-                b == null ? null : b.getVersion().toString());
+        String backend = name == null ? driver.name() : name.toString();
+        if (b != null) {
+            bundleNames.put(backend, b.getSymbolicName());
+        }
+        addDriver(driver, backend, ranking(ref), serviceId(ref), b == null ? null : b.getVersion().toString());
     }
 
     void unbindDriver(ComputeDriver driver, ServiceReference<ComputeDriver> ref) {
@@ -1465,6 +1474,10 @@ public final class ComputeManager implements ComputeService, ComputeAdmin {
             List<String> detail = new ArrayList<>();
             if (name.equals(preferred)) {
                 detail.add("preferred");
+            }
+            berth.runtime.internal.deploy.Deployments deployer = deployments;
+            if (deployer != null) {
+                deployer.refusal(bundleNames.getOrDefault(name, "berth.driver." + name)).ifPresent(detail::add);
             }
             Optional<DriverEntry> d = driver(name);
             if (d.isPresent()) {
