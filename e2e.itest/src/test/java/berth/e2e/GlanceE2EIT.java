@@ -44,6 +44,7 @@ class GlanceE2EIT {
     private final List<String> instances = new ArrayList<>();
     private final List<String> cliImages = new ArrayList<>();
     private final List<String> noauthImages = new ArrayList<>();
+    /** Berth image ids booted on Docker (its backend tags them berth/ID). */
     private final List<String> dockerTags = new ArrayList<>();
     private Map<String, String> cliEnv;
 
@@ -61,9 +62,8 @@ class GlanceE2EIT {
         for (String id : cliImages) {
             glance("image-delete", id);
         }
-        for (String id : new ArrayList<>(dockerTags)) {
-            Sh.run(60, "docker", "rmi", "-f", id);
-        }
+        Sh.run(60, "docker", "rmi", "berth-e2e/" + berth.scope + ":1");
+        Launcher.removeDockerImages(dockerTags);
         List<String> left = berth.removeLeftovers();
         if (!left.isEmpty()) {
             System.out.println("e2e cleanup had to remove what Berth left: " + left);
@@ -189,10 +189,8 @@ class GlanceE2EIT {
         assertEquals(backend, s.get("backend"));
         System.out.printf("e2e boot %s (image %s) on %s: ./berth -c nova:boot %d ms%n", name, image, backend,
                 r.millis());
-        for (String tag : new String[] {"berth/" + image.toLowerCase()}) {
-            if (!dockerTags.contains(tag)) {
-                dockerTags.add(tag);
-            }
+        if (!dockerTags.contains(image)) {
+            dockerTags.add(image);
         }
         return r.millis();
     }
@@ -245,7 +243,6 @@ class GlanceE2EIT {
 
     private Path dockerArchive(Path rootfs) throws Exception {
         String tag = "berth-e2e/" + berth.scope + ":1";
-        dockerTags.add(tag);
         Sh.Out i = Sh.run(120, "docker", "import", rootfs.toString(), tag);
         assertEquals(0, i.exit(), i.err());
         Path archive = tmp.resolve("docker.tar");

@@ -343,6 +343,19 @@ final class Launcher {
         return left;
     }
 
+    /** Removes the Docker images the Docker backend made of these Berth images (tags berth/ID:*). */
+    static void removeDockerImages(List<String> imageIds) throws IOException, InterruptedException {
+        for (String id : imageIds) {
+            String ref = "berth/" + id.toLowerCase(java.util.Locale.ROOT);
+            for (String tag : Sh.run(60, "docker", "images", "--format", "{{.Repository}}:{{.Tag}}", ref).out()
+                    .split("\\s+")) {
+                if (!tag.isBlank()) {
+                    Sh.run(60, "docker", "rmi", tag);
+                }
+            }
+        }
+    }
+
     /** Removes the test's bridge and any DOCKER-USER rule that names it. */
     void removeBridge() throws IOException, InterruptedException {
         for (int i = 0; i < 20; i++) {
