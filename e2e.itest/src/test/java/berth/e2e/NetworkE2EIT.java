@@ -112,13 +112,21 @@ class NetworkE2EIT {
         String d1Container = "berth-" + berth.scope + "-" + berth.uuidOf(d1);
         Sh.Out down = Sh.run(60, "docker", "exec", d1Container, "ping", "-c", "2", "-W", "2", first.get(l1).ip());
         String rulesWhileDown = Sh.run(30, "iptables", "-w", "-S", "DOCKER-USER").out();
-        berth.startRuntime();
         // checked at the end, so that the rest still runs when this fails
         List<String> problems = new ArrayList<>();
         if (down.exit() != 0) {
             problems.add("d1 -> l1 while the runtime was stopped (docker exec ping) failed:\n" + down.out()
                     + down.err() + "\nDOCKER-USER while the runtime was stopped:\n" + rulesWhileDown);
         }
+        // One command each in a headless runtime of its own (./berth -c with no runtime running)
+        for (String n : List.of(d1, l1)) {
+            Launcher.Result h = berth.run("nova:exec " + n + " -- ip addr show eth0");
+            if (h.exit() != 0 || !h.out().contains(first.get(n).ip() + "/") || !h.out().contains(first.get(n).mac())) {
+                problems.add("headless ./berth -c nova:exec " + n + " should show " + first.get(n) + ":\n"
+                        + h.describe());
+            }
+        }
+        berth.startRuntime();
         assertSameAddresses(first, "runtime restart");
         reachEachOther(first, "after a runtime restart");
 
