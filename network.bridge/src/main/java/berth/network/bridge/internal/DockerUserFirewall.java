@@ -78,14 +78,4 @@ final class DockerUserFirewall {
     synchronized boolean present(String bridge) {
         return cmd.run(rule("-C", bridge), null).ok();
     }
-
-    synchronized void close() {
-        for (String b : new ArrayList<>(bridges)) {
-            try {
-                revoke(b);
-            } catch (RuntimeException e) {
-                LOG.log(Level.WARNING, "cannot remove the DOCKER-USER rule for " + b + ": " + e.getMessage());
-            }
-        }
-    }
 }

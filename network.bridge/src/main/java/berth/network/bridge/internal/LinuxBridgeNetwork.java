@@ -182,15 +182,14 @@ public final class LinuxBridgeNetwork implements NetworkProvider {
         }
     }
 
+    /*
+     * The DOCKER-USER rules stay: instances keep running while the runtime is stopped, restarted or this bundle is
+     * replaced, and without the rule dockerd's FORWARD DROP cuts them off from each other. A rule goes only with its
+     * network (removeNetwork).
+     */
     @Deactivate
     void close() {
-        try {
-            if (firewall != null) {
-                firewall.close();
-            }
-        } finally {
-            store.close();
-        }
+        store.close();
     }
 
     @Reference(service = NetworkDefinition.class, cardinality = ReferenceCardinality.MULTIPLE,
