@@ -39,7 +39,16 @@ public final class LxcEngineMonitor {
             t.setDaemon(true);
             return t;
         });
-        timer.scheduleWithFixedDelay(this::check, 0, PERIOD_SECONDS, TimeUnit.SECONDS);
+        // The first check runs here so a runtime that just started already offers the LXC driver.
+        timer.schedule(this::check, 0, TimeUnit.SECONDS);
+        try {
+            timer.submit(() -> { }).get(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            // the periodic checks below will tell
+        }
+        timer.scheduleWithFixedDelay(this::check, PERIOD_SECONDS, PERIOD_SECONDS, TimeUnit.SECONDS);
     }
 
     /** @return why the engine is not registered, or empty when it is */
