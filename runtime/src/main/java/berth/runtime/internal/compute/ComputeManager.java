@@ -918,6 +918,9 @@ public final class ComputeManager implements ComputeService, ComputeAdmin {
                     releaseVifs(r, b);
                     releaseImage(r, b);
                     dropMigrationImage(r);
+                    if (d != null) {
+                        dropEngineImage(r, d.driver());
+                    }
                     return b.vmState(VmState.DELETED).powerState(PowerState.NOSTATE).initPid(0).build();
                 }).toInstance();
     }
@@ -968,6 +971,30 @@ public final class ComputeManager implements ComputeService, ComputeAdmin {
         } catch (RuntimeException e) {
             LOG.log(Level.WARNING, "cannot release image {0} of {1}: {2}", r.imageId(), r.name(), e.getMessage());
             b.addCleanup(Cleanup.IMAGE);
+        }
+    }
+
+    /*
+     * The engine copy of an image (a Docker tag, an LXC base) stays cached while the image exists, as Nova's image
+     * cache keeps base files; once the image is gone from its source and no other instance on the backend uses it,
+     * nothing can boot from it again, so the copy would only pile up.
+     */
+    private void dropEngineImage(InstanceRecord r, ComputeDriver driver) {
+        boolean inUse = registry.live().stream().anyMatch(o -> !o.uuid().equals(r.uuid())
+                && o.backend().equals(r.backend()) && o.imageId().equals(r.imageId()));
+        if (inUse) {
+            return;
+        }
+        Optional<SourceEntry> s = r.imageSource() == null ? Optional.empty() : source(r.imageSource());
+        try {
+            if (s.isPresent() && s.get().source().find(r.imageId()).isPresent()) {
+                return;
+            }
+            if (s.isPresent() || r.imageSource() == null) {
+                driver.releaseImage(r.imageId());
+            }
+        } catch (RuntimeException e) {
+            LOG.log(Level.WARNING, "cannot release the engine copy of image {0}: {1}", r.imageId(), e.getMessage());
         }
     }
 

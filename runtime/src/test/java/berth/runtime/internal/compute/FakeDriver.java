@@ -127,6 +127,11 @@ class FakeDriver implements ComputeDriver {
     }
 
     @Override
+    public void releaseImage(String imageId) {
+        calls.add("releaseImage " + imageId);
+    }
+
+    @Override
     public void destroy(String uuid) {
         enter("destroy", uuid);
         try {

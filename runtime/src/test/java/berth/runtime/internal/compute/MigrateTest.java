@@ -112,7 +112,11 @@ class MigrateTest extends Fixture {
         assertTrue(docker.containers.containsKey(web.uuid()));
         assertFalse(lxc.containers.containsKey(web.uuid()));
         var snap = manager.snapshot("web1", "keep-me", null);
+        String migrationImage = manager.show("web1").imageId();
         manager.delete("web1", false);
+        assertTrue(docker.calls.contains("releaseImage " + migrationImage),
+                "the engine copy of a deleted migration image is released: " + docker.calls);
+        assertFalse(docker.calls.contains("releaseImage img-docker"), "images that still exist stay cached");
         assertEquals(before + 1, images.images.size(), "the migration image goes with the instance");
         assertTrue(images.images.stream().anyMatch(i -> i.id().equals(snap.id())), "snapshots stay");
         assertTrue(images.images.stream().anyMatch(i -> i.id().equals("img-docker")), "the original stays");
