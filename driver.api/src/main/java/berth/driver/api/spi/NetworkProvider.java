@@ -2,6 +2,7 @@ package berth.driver.api.spi;
 
 import berth.driver.api.Network;
 import berth.driver.api.Vif;
+import java.util.Collection;
 import java.util.List;
 
 /**
@@ -58,4 +59,34 @@ public interface NetworkProvider {
      * @param vif the VIF
      */
     void unplug(Vif vif);
+
+    /**
+     * Frees the VIFs (host end and address) of every instance not in {@code liveInstanceIds}: what a crash or a
+     * delete that could not reach the provider left allocated.
+     *
+     * @param liveInstanceIds uuids of every instance that still exists
+     * @return the VIFs released
+     * @since 1.1
+     */
+    default List<Vif> releaseOrphans(Collection<String> liveInstanceIds) {
+        return List.of();
+    }
+
+    /**
+     * @return host ends of this provider's scope that belong to no recorded VIF (reported at start-up)
+     * @since 1.1
+     */
+    default List<String> strays() {
+        return List.of();
+    }
+
+    /**
+     * Deletes the {@link #strays()}.
+     *
+     * @return the names deleted
+     * @since 1.1
+     */
+    default List<String> removeStrays() {
+        return List.of();
+    }
 }

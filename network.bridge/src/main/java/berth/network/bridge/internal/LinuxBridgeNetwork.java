@@ -440,6 +440,7 @@ public final class LinuxBridgeNetwork implements NetworkProvider {
      *
      * @return their names
      */
+    @Override
     public List<String> strays() {
         String prefix = "berth:" + settings.scope() + ":";
         List<String> l = new ArrayList<>();
@@ -457,6 +458,7 @@ public final class LinuxBridgeNetwork implements NetworkProvider {
      *
      * @return the names deleted
      */
+    @Override
     public List<String> removeStrays() {
         return links.deleteLinks(strays());
     }
@@ -468,6 +470,7 @@ public final class LinuxBridgeNetwork implements NetworkProvider {
      * @param liveInstanceIds uuids of every instance that exists
      * @return the VIFs released
      */
+    @Override
     public List<Vif> releaseOrphans(Collection<String> liveInstanceIds) {
         Set<String> live = Set.copyOf(liveInstanceIds);
         List<Vif> freed = new ArrayList<>();

@@ -430,6 +430,25 @@ public final class ComputeManager implements ComputeService, ComputeAdmin {
             network = provider;
         }
         background.execute(this::retryCleanups);
+        background.execute(() -> reconcileNetwork(provider));
+    }
+
+    /* Addresses of instances that no longer exist are freed; stray host ends are reported (net:strays removes). */
+    private void reconcileNetwork(NetworkProvider provider) {
+        try {
+            List<String> live = registry.live().stream().map(InstanceRecord::uuid).toList();
+            List<Vif> freed = provider.releaseOrphans(live);
+            if (!freed.isEmpty()) {
+                LOG.log(Level.INFO, "released {0} VIF(s) of instances that no longer exist: {1}", freed.size(),
+                        freed.stream().map(v -> v.address()).toList());
+            }
+            List<String> strays = provider.strays();
+            if (!strays.isEmpty()) {
+                LOG.log(Level.WARNING, "stray host ends that belong to no instance: {0}", strays);
+            }
+        } catch (RuntimeException e) {
+            LOG.log(Level.WARNING, "network reconcile failed: {0}", e.getMessage());
+        }
     }
 
     /** @param provider the provider leaving; ignored when another one already replaced it */

@@ -20,7 +20,7 @@ import org.osgi.service.component.annotations.ReferencePolicyOption;
 
 /** The {@code net:} commands: networks from the network provider, interfaces through the compute service. */
 @Component(service = NetCommands.class)
-@GogoCommand(scope = "net", function = {"list", "show", "attach", "detach"})
+@GogoCommand(scope = "net", function = {"list", "show", "attach", "detach", "strays"})
 public class NetCommands {
 
     static final String SCOPE = "net";
@@ -48,6 +48,21 @@ public class NetCommands {
         return call("net:list", () -> {
             Args.parse("net:list", args, Set.of(), Map.of()).exactly("net:list", 0, "no arguments");
             return Listed.of(Network.class, Calls.require(network, "the network provider").networks());
+        });
+    }
+
+    @Descriptor("list host ends (veths) that belong to no instance; --remove deletes them")
+    public Object strays(
+            @Descriptor(HELP_TEXT) @Parameter(names = {"-h", "--help"}, presentValue = "true", absentValue = "false") boolean help,
+            @Descriptor("delete them") @Parameter(names = "--remove", presentValue = "true", absentValue = "false") boolean remove,
+            String... args) {
+        if (help) {
+            return usage("strays", "");
+        }
+        return call("net:strays", () -> {
+            Args.parse("net:strays", args, Set.of(), Map.of()).exactly("net:strays", 0, "no arguments");
+            NetworkProvider np = Calls.require(network, "the network provider");
+            return remove ? np.removeStrays() : np.strays();
         });
     }
 
