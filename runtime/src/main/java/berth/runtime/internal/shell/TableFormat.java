@@ -3,16 +3,19 @@ package berth.runtime.internal.shell;
 import java.util.ArrayList;
 import java.util.List;
 
-/** Box tables as the nova CLI prints them; cells are single lines, columns padded to their widest cell. */
-final class TableFormat {
+/**
+ * Box tables as the nova CLI prints them; cells are single lines, columns padded to their widest cell. Public
+ * (inside this private package) so that other command packages of the runtime print the same tables.
+ */
+public final class TableFormat {
     private final List<String> headers;
     private final List<List<String>> rows = new ArrayList<>();
 
-    TableFormat(String... headers) {
+    public TableFormat(String... headers) {
         this.headers = List.of(headers);
     }
 
-    TableFormat row(Object... cells) {
+    public TableFormat row(Object... cells) {
         if (cells.length != headers.size()) {
             throw new IllegalArgumentException("row has " + cells.length + " cells, table " + headers.size());
         }
@@ -28,7 +31,7 @@ final class TableFormat {
         return s.replace("\r", "").replace('\n', ' ').replace('\t', ' ');
     }
 
-    String render() {
+    public String render() {
         int[] width = new int[headers.size()];
         for (int i = 0; i < width.length; i++) {
             width[i] = headers.get(i).length();
